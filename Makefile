@@ -1,0 +1,45 @@
+# Two commands are the whole setup: `make report` and `make test`.
+# The first use of either creates .venv from the exact pins.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+QUARTO_CLI := quarto-cli==1.10.19
+
+.PHONY: report test lab baselines bench synth clean-outputs
+
+report: $(STAMP)
+	$(PY) -m mentoring_eval run
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+# Re-execute the notebooks in place after an intended change: `git diff`
+# then shows exactly which outputs moved.
+baselines: $(STAMP)
+	$(PY) -m mentoring_eval baselines
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_clean.py
+	$(PY) benchmarks/bench_pipeline.py
+
+synth: $(STAMP)
+	$(PY) -m mentoring_eval.synth
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	@echo "Creating the environment in $(VENV) (first use only)..."
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@# Quarto's PyPI package downloads its binary at install time; where the
+	@# machine cannot reach the download, carry on and render with nbconvert.
+	@if $(PY) -m pip install --quiet --disable-pip-version-check $(QUARTO_CLI) >$(VENV)/quarto-install.log 2>&1; then \
+		echo "Quarto installed: the report will be rendered to HTML and PDF by Quarto."; \
+	else \
+		echo "quarto-cli could not be installed here (see $(VENV)/quarto-install.log): the report will be rendered to HTML by nbconvert."; \
+	fi
+	@touch $(STAMP)
