@@ -34,7 +34,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@echo "Creating the environment in $(VENV) (first use only)..."
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@# Quarto's PyPI package downloads its binary at install time; where the
 	@# machine cannot reach the download, carry on and render with nbconvert.
 	@if $(PY) -m pip install --quiet --disable-pip-version-check $(QUARTO_CLI) >$(VENV)/quarto-install.log 2>&1; then \

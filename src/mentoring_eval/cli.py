@@ -1,0 +1,101 @@
+"""``python -m mentoring_eval run``: raw records in, rendered report out.
+
+Exit status 0 on success, 2 on bad input (one line on standard error), 1 on
+anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from mentoring_eval import paths
+from mentoring_eval.errors import InputError
+from mentoring_eval.pipeline import PUBLISHED_AS_OF, STAGES, RunSettings, StageFailed, execute_notebook, run_stages
+from mentoring_eval.render import RENDERERS, RenderError, render
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date of the form YYYY-MM-DD") from None
+
+
+def _positive_minutes(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number of minutes")
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m mentoring_eval", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="clean, compute, draw and render the report")
+    run.add_argument("--raw", metavar="DIR", help="raw records folder (default: data/raw)")
+    run.add_argument("--processed", metavar="DIR", help="stage outputs folder (default: data/processed)")
+    run.add_argument("--report", metavar="DIR", help="report folder (default: report)")
+    run.add_argument("--as-of", type=_iso_date, default=PUBLISHED_AS_OF, metavar="YYYY-MM-DD",
+                     help=f"cut-off date (default: {PUBLISHED_AS_OF.isoformat()}, the publication's)")
+    run.add_argument("--expected-minutes", type=_positive_minutes, default=60, metavar="N",
+                     help="expected mentoring minutes per site per month (default: 60)")
+    run.add_argument("--renderer", choices=RENDERERS, default="auto",
+                     help="auto: Quarto when installed, else nbconvert (default: auto)")
+    run.add_argument("--force", action="store_true", help="rerun every stage even if nothing changed")
+    commands.add_parser("baselines", help="re-execute the notebooks in place with their default parameters "
+                                          "(the nbval baselines), after an intended change")
+    return parser
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def command_run(args: argparse.Namespace) -> int:
+    settings = RunSettings(paths=paths.resolve(args.raw, args.processed, args.report),
+                           as_of=args.as_of, expected_minutes=args.expected_minutes)
+    print(f"RETAKE mentoring report as of {settings.as_of.isoformat()} from {_shown(settings.paths.raw)}", flush=True)
+    executed = run_stages(settings, force=args.force, say=lambda line: print(line, flush=True))
+    started = time.perf_counter()
+    rendered = render(executed[-1], settings.paths.report, settings.paths.root, args.renderer)
+    print(f"[render] {rendered.renderer} ({rendered.note}) in {time.perf_counter() - started:.1f} s")
+    for output in rendered.outputs:
+        print(f"report: {_shown(output)}")
+    return EXIT_OK
+
+
+def command_baselines(_: argparse.Namespace) -> int:
+    """Execute each notebook in place, in order, with its default parameters."""
+    project = paths.resolve()
+    for stage in STAGES:
+        notebook = project.notebooks / stage.notebook
+        started = time.perf_counter()
+        execute_notebook(notebook, notebook, None, project.root, stage.name)
+        print(f"{notebook.relative_to(project.root)} re-executed in {time.perf_counter() - started:.1f} s", flush=True)
+    print("Review the change with `git diff notebooks/` before committing it.")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return {"run": command_run, "baselines": command_baselines}[args.command](args)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except StageFailed as error:
+        print(f"error: stage {error.stage} failed: {error.error_name}: {error.error_value}\n"
+              f"  the failed notebook is {_shown(error.notebook)}; the last good report is untouched",
+              file=sys.stderr)
+        return EXIT_FAILED
+    except RenderError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED

@@ -1,0 +1,226 @@
+"""Runs the four stage notebooks with papermill, incrementally.
+
+Each stage is skipped when nothing it depends on has changed: its notebook,
+its parameters, the package's code, and its inputs (the raw files for the
+clean stage; the previous stage's fingerprint for the others, since every
+stage's outputs are a deterministic function of what went into it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import nbformat
+
+from mentoring_eval.errors import InputError
+from mentoring_eval.paths import ProjectPaths
+from mentoring_eval.provenance import sha256_of_file
+
+PUBLISHED_AS_OF = date(2020, 4, 1)  # the cut-off of the published Table 4
+STATE_FILE = ".pipeline-state.json"
+EXECUTED_FOLDER = "notebooks"  # inside the report folder
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything a run depends on besides the files themselves."""
+
+    paths: ProjectPaths
+    as_of: date = PUBLISHED_AS_OF
+    expected_minutes: int = 60
+
+    @property
+    def reference_table(self) -> Path | None:
+        """The published Table 4 applies only to the bundled records at the
+        publication's cut-off; any other run has nothing to reproduce."""
+        bundled = self.paths.raw.resolve() == (self.paths.root / "data" / "raw").resolve()
+        return self.paths.reference / "table4_published.csv" if bundled and self.as_of == PUBLISHED_AS_OF else None
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    notebook: str
+    parameters: Callable[[RunSettings], dict]
+    outputs: Callable[[RunSettings], list[Path]] = field(default=lambda settings: [])
+
+
+def _clean_parameters(s: RunSettings) -> dict:
+    return {"raw_dir": str(s.paths.raw), "processed_dir": str(s.paths.processed), "as_of": s.as_of.isoformat()}
+
+
+def _metrics_parameters(s: RunSettings) -> dict:
+    return {"processed_dir": str(s.paths.processed), "as_of": s.as_of.isoformat(),
+            "expected_minutes": s.expected_minutes,
+            "reference_table": str(s.reference_table) if s.reference_table else ""}
+
+
+def _figures_parameters(s: RunSettings) -> dict:
+    return {"processed_dir": str(s.paths.processed), "report_dir": str(s.paths.report),
+            "expected_minutes": s.expected_minutes}
+
+
+def _report_parameters(s: RunSettings) -> dict:
+    return {"raw_dir": str(s.paths.raw), "processed_dir": str(s.paths.processed),
+            "report_dir": str(s.paths.report), "as_of": s.as_of.isoformat(),
+            "expected_minutes": s.expected_minutes}
+
+
+STAGES = (
+    Stage("clean", "01_clean.ipynb", _clean_parameters,
+          lambda s: [s.paths.processed / n for n in ("contacts.parquet", "quarantine.csv", "cleaning_summary.json")]),
+    Stage("site metrics", "02_site_metrics.ipynb", _metrics_parameters,
+          lambda s: [s.paths.processed / "site_metrics.csv"]),
+    Stage("figures", "03_figures.ipynb", _figures_parameters,
+          lambda s: [s.paths.report / "figures"]),
+    Stage("report", "04_report.ipynb", _report_parameters),
+)
+
+
+# ---------------------------------------------------------------- fingerprints
+
+
+def package_code_digest() -> str:
+    """One digest of every module of the package: a code change reruns every stage."""
+    digest = hashlib.sha256()
+    for module in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(module.name.encode())
+        digest.update(module.read_bytes())
+    return digest.hexdigest()
+
+
+def raw_inputs_digest(raw_dir: Path) -> str:
+    if not raw_dir.is_dir():
+        raise InputError(f"{raw_dir}: raw records folder not found")
+    digest = hashlib.sha256()
+    for path in sorted(p for p in raw_dir.iterdir() if p.is_file() and not p.name.startswith(".")):
+        digest.update(path.name.encode())
+        digest.update(sha256_of_file(path).encode())
+    return digest.hexdigest()
+
+
+def stage_fingerprint(stage: Stage, settings: RunSettings, upstream: str, code: str) -> str:
+    notebook = settings.paths.notebooks / stage.notebook
+    payload = json.dumps({"notebook": sha256_of_file(notebook), "parameters": stage.parameters(settings),
+                          "code": code, "upstream": upstream}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- executed notebooks
+
+
+def strip_run_metadata(notebook: nbformat.NotebookNode, root: Path) -> nbformat.NotebookNode:
+    """Remove what differs between two runs of the same inputs (timings,
+    absolute paths), so that executed notebooks are byte-identical."""
+    papermill = notebook.metadata.get("papermill", {})
+    for key in ("start_time", "end_time", "duration", "environment_variables"):
+        papermill.pop(key, None)
+    for key in ("input_path", "output_path"):
+        if papermill.get(key):
+            papermill[key] = _relative_to(Path(papermill[key]), root)
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)
+        cell_papermill = cell.metadata.get("papermill")
+        if cell_papermill is not None:
+            for key in ("start_time", "end_time", "duration"):
+                cell_papermill.pop(key, None)
+    return notebook
+
+
+def _relative_to(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return path.name
+
+
+class StageFailed(Exception):
+    """A notebook raised: ``error_name`` and ``error_value`` are the notebook's error."""
+
+    def __init__(self, stage: str, error_name: str, error_value: str, notebook: Path):
+        super().__init__(f"{stage}: {error_name}: {error_value}")
+        self.stage, self.error_name, self.error_value, self.notebook = stage, error_name, error_value, notebook
+
+
+def execute_notebook(source: Path, target: Path, parameters: dict | None, root: Path, stage: str) -> None:
+    """Execute ``source`` into ``target`` in the notebook's own folder (as nbval
+    and JupyterLab do); ``target`` is replaced only when execution succeeds."""
+    import papermill  # imported here: starting it is slow and most commands skip it
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = target.with_name(f".{target.stem}.running.ipynb")
+    try:
+        papermill.execute_notebook(str(source), str(scratch), parameters=parameters or None,
+                                   cwd=str(source.parent), progress_bar=False, log_output=False)
+    except papermill.PapermillExecutionError as error:
+        failed = target.with_name(f"{target.stem}.failed.ipynb")
+        os.replace(scratch, failed)
+        if error.ename == "InputError":
+            raise InputError(error.evalue) from None
+        raise StageFailed(stage, error.ename, error.evalue, failed) from None
+    notebook = strip_run_metadata(nbformat.read(scratch, as_version=4), root)
+    nbformat.write(notebook, scratch)
+    os.replace(scratch, target)
+
+
+# ---------------------------------------------------------------- the run
+
+
+def _read_state(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_state(path: Path, state: dict) -> None:
+    scratch = path.with_name(path.name + ".tmp")
+    scratch.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(scratch, path)
+
+
+def executed_notebook_path(settings: RunSettings, stage: Stage) -> Path:
+    return settings.paths.report / EXECUTED_FOLDER / stage.notebook
+
+
+def run_stages(settings: RunSettings, force: bool = False, say: Callable[[str], None] = print) -> list[Path]:
+    """Run (or skip) every stage in order; returns the executed notebooks."""
+    for folder in (settings.paths.processed, settings.paths.report):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise InputError(f"{folder}: cannot create the output folder ({error.strerror})") from None
+        if not os.access(folder, os.W_OK):
+            raise InputError(f"{folder}: output folder is not writable")
+    state_path = settings.paths.report / STATE_FILE
+    state = {} if force else _read_state(state_path)
+    code = package_code_digest()
+    upstream = raw_inputs_digest(settings.paths.raw)
+    executed = []
+    for number, stage in enumerate(STAGES, start=1):
+        fingerprint = stage_fingerprint(stage, settings, upstream, code)
+        target = executed_notebook_path(settings, stage)
+        label = f"[{number}/{len(STAGES)}] {stage.name:<13}"
+        outputs_present = target.exists() and all(p.exists() for p in stage.outputs(settings))
+        if state.get(stage.name) == fingerprint and outputs_present:
+            say(f"{label} skipped (unchanged)")
+        else:
+            started = time.perf_counter()
+            # Invalidate before running: a failure must not leave a stale "done".
+            state.pop(stage.name, None)
+            _write_state(state_path, state)
+            execute_notebook(settings.paths.notebooks / stage.notebook, target,
+                             stage.parameters(settings), settings.paths.root, stage.name)
+            state[stage.name] = fingerprint
+            _write_state(state_path, state)
+            say(f"{label} done in {time.perf_counter() - started:.1f} s")
+        executed.append(target)
+        upstream = fingerprint
+    return executed

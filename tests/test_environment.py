@@ -1,0 +1,57 @@
+"""The environment is pinned exactly, and the pip and conda pins agree."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_pins() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"requirements.txt: {line!r} is not pinned exactly"
+            pins[canonical(name)] = version
+    return pins
+
+
+def conda_pins() -> dict[str, str]:
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pins = {}
+    for entry in environment["dependencies"]:
+        if isinstance(entry, str) and "=" in entry:
+            name, _, version = entry.partition("=")
+            pins[canonical(name)] = version.lstrip("=")
+    return pins
+
+
+def test_every_requirement_is_pinned_exactly():
+    assert len(requirement_pins()) >= 15
+
+
+def test_conda_environment_has_the_same_pins_as_requirements():
+    conda = conda_pins()
+    drift = {name: (version, conda.get(name)) for name, version in requirement_pins().items()
+             if conda.get(name) != version}
+    assert not drift, f"requirements.txt and environment.yml disagree (pip, conda): {drift}"
+
+
+def test_conda_environment_adds_quarto_at_the_makefile_release():
+    makefile_pin = re.search(r"quarto-cli==([\d.]+)", (ROOT / "Makefile").read_text()).group(1)
+    assert conda_pins()["quarto"] == makefile_pin
+    assert conda_pins()["python"] == "3.11"
+
+
+def test_constraints_agree_with_requirements():
+    constraints = {canonical(n): v for n, _, v in (
+        line.partition("==") for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line)}
+    drift = {n: (v, constraints.get(n)) for n, v in requirement_pins().items() if constraints.get(n) != v}
+    assert not drift, f"constraints.txt disagrees with requirements.txt: {drift}"
