@@ -445,8 +445,8 @@ def spearman_association(
     ``y``, ``n``, ``rho``, ``p_value``, ``p_value_method``, ``interpretation``.
 
     The two-sided p-value is exact (every pairing of the ranks) when
-    ``n <= exact_max_n``, else scipy's t approximation: deterministic either
-    way. With n sites this is exploratory: an association, not an effect of
+    ``n <= exact_max_n``, else a Monte-Carlo permutation test with a fixed
+    seed: deterministic either way. With n sites this is exploratory: an association, not an effect of
     mentoring. ``rho`` is NA with fewer than 3 sites or a constant variable.
     """
     pairs = (
@@ -471,15 +471,40 @@ def spearman_association(
     if n < 3 or np.ptp(x_values) == 0 or np.ptp(y_values) == 0:
         row["p_value_method"] = "not computed: fewer than 3 sites or no variation"
         return pd.DataFrame([row])
-    rho, p_value = stats.spearmanr(x_values, y_values)
+    rho = stats.spearmanr(x_values, y_values).statistic
     row["rho"] = float(rho)
     if n <= exact_max_n:
         row["p_value"] = _exact_spearman_p_value(x_values, y_values)
         row["p_value_method"] = f"exact permutation (all {math.factorial(n)} pairings)"
     else:
-        row["p_value"] = float(p_value)
-        row["p_value_method"] = "t approximation (scipy.stats.spearmanr)"
+        row["p_value"] = _sampled_spearman_p_value(x_values, y_values)
+        row["p_value_method"] = f"permutation test ({PERMUTATIONS:,} random pairings, seed {PERMUTATION_SEED})"
     return pd.DataFrame([row])
+
+
+PERMUTATIONS = 100_000
+PERMUTATION_SEED = 20200401
+
+
+def _centred_ranks(values: np.ndarray) -> np.ndarray:
+    return stats.rankdata(values) - (len(values) + 1) / 2
+
+
+def _sampled_spearman_p_value(x_values: np.ndarray, y_values: np.ndarray) -> float:
+    """Two-sided Monte-Carlo permutation p-value, (b + 1) / (m + 1) over m
+    random pairings of the ranks (b at least as extreme as observed); the
+    fixed seed makes it the same on every run."""
+    x_centred, y_centred = _centred_ranks(x_values), _centred_ranks(y_values)
+    observed = abs(float(x_centred @ y_centred))
+    threshold = observed - 1e-9 * max(1.0, observed)
+    rng = np.random.default_rng(PERMUTATION_SEED)
+    at_least_as_extreme, remaining = 0, PERMUTATIONS
+    while remaining:
+        size = min(remaining, _PAIRINGS_PER_CHUNK // max(1, len(x_values) // 10))
+        shuffled = rng.permuted(np.broadcast_to(y_centred, (size, len(y_centred))), axis=1)
+        at_least_as_extreme += int(np.count_nonzero(np.abs(shuffled @ x_centred) >= threshold))
+        remaining -= size
+    return (at_least_as_extreme + 1) / (PERMUTATIONS + 1)
 
 
 def _exact_spearman_p_value(x_values: np.ndarray, y_values: np.ndarray) -> float:
@@ -491,8 +516,7 @@ def _exact_spearman_p_value(x_values: np.ndarray, y_values: np.ndarray) -> float
     pairings are enumerated in chunks to keep memory flat (10! = 3,628,800).
     """
     n = len(x_values)
-    x_centred = stats.rankdata(x_values) - (n + 1) / 2
-    y_centred = stats.rankdata(y_values) - (n + 1) / 2
+    x_centred, y_centred = _centred_ranks(x_values), _centred_ranks(y_values)
     observed = abs(float(x_centred @ y_centred))
     threshold = observed - 1e-9 * max(1.0, observed)
     pairings = itertools.permutations(range(n))

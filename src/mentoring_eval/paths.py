@@ -64,3 +64,12 @@ def resolve(
         reference=root / "data" / "reference",
         notebooks=root / "notebooks",
     )
+
+
+def shown(path: Path, root: Path) -> str:
+    """``path`` as a report shows it: relative to the project when inside it,
+    so that reports do not depend on where the project was cloned."""
+    try:
+        return str(Path(path).resolve().relative_to(Path(root).resolve()))
+    except ValueError:
+        return str(path)

@@ -8,7 +8,9 @@ re-executes anything: papermill already did.
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -50,14 +52,103 @@ def choose_renderer(requested: str) -> tuple[str, str]:
     return "nbconvert", "Quarto not found"
 
 
+# Quarto's cross-reference syntax, as the report writes it (see mentoring_eval.report).
+FIGURE_DEFINITION = re.compile(
+    r'!\[(?P<caption>[^\]]*)\]\((?P<path>[^)\s]+)\)\{#(?P<label>fig-[\w-]+)(?:\s+fig-alt="(?P<alt>[^"]*)")?\}')
+TABLE_CAPTION = re.compile(r"^: (?P<caption>.+?) \{#(?P<label>tbl-[\w-]+)\}[ \t]*$", re.MULTILINE)
+REFERENCE = re.compile(r"@(?P<label>(?:fig|tbl)-[\w-]+)")
+KIND_NAMES = {"fig": "Figure", "tbl": "Table"}
+
+
+def _markdown_texts(notebook: nbformat.NotebookNode):
+    """Every piece of Markdown a reader sees, in order: markdown cells and the
+    Markdown outputs of code cells; yields (container, key) to read or replace."""
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            yield cell, "source"
+        elif cell.cell_type == "code":
+            for output in cell.get("outputs", []):
+                if "text/markdown" in output.get("data", {}):
+                    yield output["data"], "text/markdown"
+
+
+def cross_reference_numbers(notebook: nbformat.NotebookNode) -> dict[str, str]:
+    """``{"fig-dose": "Figure 1", "tbl-table4": "Table 1", ...}`` in order of definition."""
+    labels: list[str] = []
+    for container, key in _markdown_texts(notebook):
+        text = container[key]
+        found = [(m.start(), m["label"]) for m in FIGURE_DEFINITION.finditer(text)]
+        found += [(m.start(), m["label"]) for m in TABLE_CAPTION.finditer(text)]
+        labels += [label for _, label in sorted(found)]
+    counters: dict[str, int] = {}
+    numbers = {}
+    for label in labels:
+        kind = label.split("-", 1)[0]
+        counters[kind] = counters.get(kind, 0) + 1
+        numbers[label] = f"{KIND_NAMES[kind]} {counters[kind]}"
+    return numbers
+
+
+def _inline_svg(path: Path) -> str:
+    svg = path.read_text(encoding="utf-8")
+    return svg[svg.index("<svg"):]
+
+
+def _figure_html(match: re.Match, number: str, base: Path) -> str:
+    alt = html.escape(match["alt"] or match["caption"], quote=True)
+    return (f'<figure id="{match["label"]}" style="margin:1.5em 0">'
+            f'<div role="img" aria-label="{alt}">{_inline_svg(base / match["path"])}</div>'
+            f'<figcaption><strong>{number}.</strong> {html.escape(match["caption"])}</figcaption></figure>')
+
+
+def _caption_above_table(text: str, numbers: dict[str, str]) -> str:
+    """Pandoc writes a table's caption after it; a reader expects it above."""
+    blocks = text.split("\n\n")
+    for index, block in enumerate(blocks):
+        caption = TABLE_CAPTION.fullmatch(block.strip())
+        if caption and index > 0:
+            blocks[index] = blocks[index - 1]
+            blocks[index - 1] = f'**{numbers[caption["label"]]}.** {caption["caption"]}'
+    return "\n\n".join(blocks)
+
+
+def resolve_cross_references(notebook: nbformat.NotebookNode, base: Path) -> nbformat.NotebookNode:
+    """What Quarto does with figures, table captions and @-references, for
+    renderers without it: number them, inline each figure's SVG (so the HTML is
+    self-contained) and turn ``@fig-dose`` into ``Figure 1``. ``base`` is the
+    folder figure paths are relative to (the executed notebook's)."""
+    numbers = cross_reference_numbers(notebook)
+    for container, key in list(_markdown_texts(notebook)):
+        text = _caption_above_table(container[key], numbers)
+        text = REFERENCE.sub(lambda m: numbers.get(m["label"], m[0]), text)
+        figure = FIGURE_DEFINITION.fullmatch(text.strip())
+        if figure and key == "text/markdown":
+            container["text/html"] = _figure_html(figure, numbers[figure["label"]], base)
+            del container[key]
+        else:
+            container[key] = text
+    return notebook
+
+
+REMOTE_SCRIPT = re.compile(r"<script\b[^>]*>(?:(?!</script>).)*?</script>", re.DOTALL | re.IGNORECASE)
+
+
+def without_remote_scripts(page: str) -> str:
+    """Drop the scripts nbconvert's template loads from CDNs (require.js,
+    MathJax, Mermaid): the report needs none, and a report read offline or
+    archived must not depend on them."""
+    return REMOTE_SCRIPT.sub(lambda m: "" if re.search(r"https?://", m[0]) else m[0], page)
+
+
 def render_with_nbconvert(executed_report: Path, report_dir: Path) -> Rendered:
     """One self-contained HTML file: figures are inline SVG, code is hidden."""
     from nbconvert import HTMLExporter
 
-    notebook = nbformat.read(executed_report, as_version=4)
+    notebook = resolve_cross_references(nbformat.read(executed_report, as_version=4), executed_report.parent)
     exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True, embed_images=True)
     body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": "report"}})
+    body = without_remote_scripts(body)
     target = report_dir / NBCONVERT_REPORT
     scratch = target.with_name(f".{target.name}.tmp")
     scratch.write_text(body, encoding="utf-8")

@@ -33,8 +33,11 @@ import numpy as np
 import yaml
 
 from mentoring_eval.paths import project_root
+from mentoring_eval.provenance import sha256_of_file
 
 SEED = 20180301
+SYNTHETIC_MANIFEST = "synthetic_raw.sha256"  # in data/reference: what the shipped records hash to
+RAW_FILES = ("competency.csv", "mentoring_log.csv", "ots.csv", "participants.csv", "sites.csv")
 STUDY_END = date(2020, 4, 1)  # the publication's cut-off, "as of 1st April 2020"
 TEAMS_FROM = date(2020, 1, 1)  # Teams replaced phone calls in 2020
 PLANNED_SHARE = 0.7  # share of a site's phone/Teams minutes given in planned sessions
@@ -546,6 +549,14 @@ def generate(raw_dir: Path, reference_dir: Path, seed: int = SEED) -> None:
     write_csv(raw_dir / "mentoring_log.csv", header,
               [[line[k] for k in ("date", "site", "mentor", "ots", "mode", "minutes", "kind", "notes")]
                for _, line in spelled], bom=True)
+    write_manifest(raw_dir, reference_dir / SYNTHETIC_MANIFEST)
+
+
+def write_manifest(raw_dir: Path, manifest: Path) -> None:
+    """SHA-256 of each file written, so the report can tell the shipped
+    synthetic records from a user's own."""
+    lines = [f"{sha256_of_file(raw_dir / name)}  {name}" for name in RAW_FILES]
+    manifest.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _make_distinct(rows: list[LogRow], rng: np.random.Generator) -> list[LogRow]:

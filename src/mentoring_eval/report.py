@@ -1,0 +1,362 @@
+"""The report's words and tables, computed from the stage outputs.
+
+Every number in the report's prose comes from here, formatted from the data:
+none is typed. Tables are Markdown (pipe tables), which Quarto turns into
+real tables for both HTML and Typst PDF, and nbconvert renders as HTML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from mentoring_eval.metrics import DEFAULT_CLOSE_MARGIN, DEFAULT_REPLACEMENT_LEAD_DAYS
+from mentoring_eval.rounding import ratio_half_up
+from mentoring_eval.stages import SiteMetrics
+from mentoring_eval.synth import SYNTHETIC_MANIFEST  # noqa: F401  (the report looks it up in data/reference)
+
+TABLE4_HEADERS = {
+    "site": "Site",
+    "months_in_study": "Months in study",
+    "total_minutes": "Total mentoring (minutes) [a]",
+    "pct_phone_teams": "% by phone or Microsoft Teams",
+    "essvr_participants": "ESSVR participants [b]",
+    "ots": "OTs delivering the intervention [c]",
+    "minutes_per_month": "Mean mentoring per month (minutes)",
+    "participants_per_ot": "ESSVR participants per OT",
+}
+TABLE4_FOOTNOTES = (
+    "[a] Planned sessions were expected to last about 60 minutes, with two sites attending each; "
+    "each site attending is credited the session's full minutes, so the column's total exceeds "
+    "the mentoring time actually given.",
+    "[b] Each ESSVR participant was seen by an OT for up to 12 months after randomisation.",
+    "[c] One or two OTs delivered the intervention per site at any one time, depending on how long "
+    "it took to replace OTs who left.",
+)
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def format_value(value: object, decimals: int | None = None) -> str:
+    """A cell as the report prints it: blank for missing, thousands unseparated."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "–"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if decimals is not None and isinstance(value, (int, float)):
+        return f"{value:.{decimals}f}"
+    return str(value)
+
+
+def markdown_table(table: pd.DataFrame, headers: dict[str, str] | None = None,
+                   decimals: dict[str, int] | None = None) -> str:
+    """A pipe table; numeric columns right-aligned. ``|`` in cells is escaped."""
+    headers = headers or {}
+    decimals = decimals or {}
+    columns = list(table.columns)
+    numeric = {c: pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
+               for c in columns}
+
+    def cell(value: object, column: str) -> str:
+        return format_value(value, decimals.get(column)).replace("|", "\\|").replace("\n", " ")
+
+    lines = [
+        "| " + " | ".join(headers.get(c, c) for c in columns) + " |",
+        "|" + "|".join("---:" if numeric[c] else ":---" for c in columns) + "|",
+    ]
+    lines += ["| " + " | ".join(cell(v, c) for v, c in zip(row, columns)) + " |"
+              for row in table.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def join_words(items: Iterable[object]) -> str:
+    """``1, 4 and 5``: a list as a sentence says it."""
+    words = [str(i) for i in items]
+    if not words:
+        return "none"
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    return f"{count} {singular if count == 1 else (plural_form or singular + 's')}"
+
+
+def long_date(day: date | str) -> str:
+    day = pd.Timestamp(day)
+    return f"{day.day} {day.strftime('%B %Y')}"
+
+
+# ---------------------------------------------------------------- tables
+
+
+def table4_markdown(table4: pd.DataFrame) -> str:
+    """Table 4 as published: its eight columns and headers."""
+    return markdown_table(table4[list(TABLE4_HEADERS)], TABLE4_HEADERS, decimals={"pct_phone_teams": 1})
+
+
+def table4_notes() -> str:
+    return "\n\n".join(TABLE4_FOOTNOTES)
+
+
+def reconciliation_table(summary: dict) -> pd.DataFrame:
+    """Rows read = clean + quarantined + duplicates removed, shown as a check."""
+    accounted = summary["rows_clean"] + summary["rows_quarantined"] + summary["duplicates_removed"]
+    return pd.DataFrame({
+        "rows": ["read from the log", "clean", "quarantined", "duplicates removed",
+                 "accounted for (clean + quarantined + duplicates)"],
+        "count": [summary["rows_read"], summary["rows_clean"], summary["rows_quarantined"],
+                  summary["duplicates_removed"], accounted],
+    })
+
+
+def quarantine_reasons_table(summary: dict) -> pd.DataFrame:
+    reasons = summary.get("quarantine_by_reason", {})
+    return pd.DataFrame({"reason": list(reasons), "rows": list(reasons.values())}, dtype=object) \
+        .astype({"rows": "int64"}).sort_values(["rows", "reason"], ascending=[False, True], ignore_index=True)
+
+
+# ---------------------------------------------------------------- prose
+
+
+def dose_sentence(table4: pd.DataFrame, expected_minutes: int) -> str:
+    """How many sites were below, close to and above the expected minutes."""
+    ordered = table4.dropna(subset=["minutes_per_month"]).sort_values(["minutes_per_month", "site"])
+    bands = {band: ordered[ordered["dose_band"] == band] for band in ("below", "close", "above")}
+    parts = []
+    if len(bands["above"]):
+        above = bands["above"]["minutes_per_month"]
+        parts.append(f"{plural(len(bands['above']), 'site')} received more than the expected "
+                     f"{expected_minutes} minutes a month (site averages {above.min()}–{above.max()})")
+    if len(bands["close"]):
+        parts.append(f"{plural(len(bands['close']), 'site')} close to it "
+                     f"(sites {join_words(bands['close']['site'])})")
+    if len(bands["below"]):
+        below = bands["below"]
+        parts.append(f"{plural(len(below), 'site')} less (" + join_words(
+            f"site {s}: {m}" for s, m in zip(below["site"], below["minutes_per_month"])) + ")")
+    if not parts:
+        return "No site has a month in study yet."
+    least = ordered.iloc[0]
+    return (f"Of {plural(len(ordered), 'site')}, " + join_words(parts) + ". "
+            f"Site {least['site']} received the least, {least['minutes_per_month']} minutes a month on average.")
+
+
+def summary_paragraph(site_metrics: SiteMetrics, cleaning: dict, as_of: str, expected_minutes: int) -> str:
+    table4 = site_metrics.table4
+    attention_sites = sorted(site_metrics.attention["site"].unique().tolist())
+    verdict = reproduction_sentence(site_metrics)
+    lines = [
+        f"As of {long_date(as_of)}, {plural(len(table4), 'site')} had opened, with "
+        f"{int(table4['ots'].sum())} OTs delivering the intervention to "
+        f"{int(table4['essvr_participants'].sum())} ESSVR participants. "
+        f"Mentors recorded {cleaning['rows_read']} contacts; "
+        f"{int(table4['total_minutes'].sum()):,} site-minutes of mentoring were given within the "
+        f"sites' study windows, {format_value(phone_teams_share(table4), 1)}% of them by phone or "
+        "Microsoft Teams.",
+        dose_sentence(table4, expected_minutes),
+        ("Sites needing attention now: " + join_words(attention_sites) + " (see the section below)."
+         if attention_sites else "No site needs attention now by the report's three rules."),
+    ]
+    if verdict:
+        lines.append(verdict)
+    return "\n\n".join(lines)
+
+
+def phone_teams_share(table4: pd.DataFrame) -> float | None:
+    """The phone/Teams share of all site-minutes, rounded as Table 4 rounds."""
+    total = int(table4["total_minutes"].sum())
+    if not total:
+        return None
+    spoken = int(table4["phone_minutes"].sum() + table4["teams_minutes"].sum())
+    return ratio_half_up(100 * spoken, total, 1)
+
+
+def reproduction_sentence(site_metrics: SiteMetrics) -> str:
+    """The verdict on the publication, or '' when there is nothing to compare."""
+    comparison = site_metrics.reproduction
+    if comparison.empty:
+        return ""
+    matched = int(comparison["match"].sum())
+    claims = site_metrics.claims
+    agreeing = int(claims["agrees"].sum())
+    verdict = "every" if matched == len(comparison) else f"{matched} of {len(comparison)}"
+    return (f"The records reproduce {verdict} cell of the published Table 4 ({matched} of {len(comparison)}), "
+            f"and {agreeing} of the {plural(len(claims), 'count')} the published text gives; "
+            f"the {len(claims) - agreeing} that differ are where the publication contradicts itself.")
+
+
+def attention_markdown(attention: pd.DataFrame, as_of: str, expected_minutes: int) -> str:
+    """Who needs attention now, and why: what a trial manager acts on."""
+    rules = (f"The rules: mean mentoring below the expected {expected_minutes} minutes a month over the last "
+             "three months in study; an OT who left and was not replaced; low competency scores without more "
+             "than the expected mentoring.")
+    if attention.empty:
+        return f"As of {long_date(as_of)}, no site needs attention. {rules}"
+    table = markdown_table(attention.rename(columns={"site": "Site", "reason": "Why", "detail": "Detail"}))
+    sites = sorted(attention["site"].unique().tolist())
+    return (f"As of {long_date(as_of)}, {plural(len(sites), 'site needs', 'sites need')} attention "
+            f"(sites {join_words(sites)}). {rules}\n\n"
+            + captioned_table(table, f"Sites needing attention as of {long_date(as_of)}", "attention"))
+
+
+def association_sentence(site_metrics: SiteMetrics) -> str:
+    row = site_metrics.association.iloc[0]
+    groups = site_metrics.groups.set_index(["factor", "group"])
+    low = groups.loc[("low competency scores", "with")]
+    not_low = groups.loc[("low competency scores", "without")]
+    return (f"Sites with low competency-assessment scores received on average "
+            f"{format_value(low['mean_minutes_per_month'], 1)} minutes a month "
+            f"({plural(int(low['n_sites']), 'site')}), against {format_value(not_low['mean_minutes_per_month'], 1)} "
+            f"at the other {plural(int(not_low['n_sites']), 'site')}. Across the {row['n']} sites, Spearman's rank "
+            f"correlation of mean minutes per month with mean competency score is "
+            f"{format_value(row['rho'], 2)} (p = {format_value(row['p_value'], 2)}, {row['p_value_method']}): "
+            f"{row['interpretation']}.")
+
+
+def turnover_sentence(site_metrics: SiteMetrics) -> str:
+    groups = site_metrics.groups.set_index(["factor", "group"])
+    with_turnover = groups.loc[("OT turnover", "with")]
+    without = groups.loc[("OT turnover", "without")]
+    departures = site_metrics.departures
+    unreplaced = departures[~departures["replaced"].astype(bool)]
+    reasons = departures["leave_reason"].fillna("not recorded").value_counts().sort_index()
+    return (f"{plural(len(departures), 'OT')} left during the study at "
+            f"{plural(departures['site'].nunique(), 'site')} (" +
+            join_words(f"{reason}: {count}" for reason, count in reasons.items()) + "); " +
+            (join_words(f"site {s} ({m})" for s, m in zip(unreplaced["site"], unreplaced["month"]))
+             + " never replaced the OT who left. " if len(unreplaced) else "every leaver was replaced. ") +
+            f"Sites with turnover received on average {format_value(with_turnover['mean_minutes_per_month'], 1)} "
+            f"minutes a month ({plural(int(with_turnover['n_sites']), 'site')}), sites without "
+            f"{format_value(without['mean_minutes_per_month'], 1)} ({plural(int(without['n_sites']), 'site')}).")
+
+
+def mode_sentence(table4: pd.DataFrame) -> str:
+    shares = table4.dropna(subset=["pct_phone_teams"])
+    if shares.empty:
+        return "No mentoring has been recorded yet."
+    lowest = shares.sort_values(["pct_phone_teams", "site"]).iloc[0]
+    written = int(table4["written_minutes"].sum())
+    teams = int(table4["teams_minutes"].sum())
+    return (f"Mentoring was mostly spoken: by phone or Microsoft Teams at every site "
+            f"(range {format_value(shares['pct_phone_teams'].min(), 1)}–{format_value(shares['pct_phone_teams'].max(), 1)}%; "
+            f"lowest at site {lowest['site']}), with the remainder by email or SMS "
+            f"({written:,} site-minutes in all). Teams accounted for {teams:,} site-minutes.")
+
+
+def cleaning_sentence(cleaning: dict) -> str:
+    balanced = cleaning["rows_read"] == cleaning["rows_clean"] + cleaning["rows_quarantined"] + cleaning["duplicates_removed"]
+    return (f"{cleaning['rows_read']} rows were read from {cleaning['source_file']}: {cleaning['rows_clean']} clean, "
+            f"{cleaning['rows_quarantined']} quarantined and {cleaning['duplicates_removed']} duplicates removed "
+            f"({'every row is accounted for' if balanced else 'ROWS ARE UNACCOUNTED FOR'}). Joint sessions give "
+            f"{cleaning['contacts']} site credits, of which {cleaning['out_of_window']} fall outside their "
+            "site's study window and are not counted.")
+
+
+
+# ---------------------------------------------------------------- figures and captions
+# Quarto cross-references: a figure is `![caption](path){#fig-name}`, a table
+# is followed by `: caption {#tbl-name}`; prose refers to them as @fig-name.
+# render.resolve_cross_references does the numbering where Quarto is absent.
+
+FIGURES_FROM_EXECUTED_REPORT = "../figures"  # the runner writes the report to <report>/notebooks/
+
+
+def figure_markdown(name: str, label: str, figure_index: dict[str, dict[str, str]]) -> str:
+    entry = figure_index[name]
+    alt = entry["alt_text"].replace('"', "'")
+    return f'![{entry["caption"]}]({FIGURES_FROM_EXECUTED_REPORT}/{name}.svg){{#fig-{label} fig-alt="{alt}"}}'
+
+
+def captioned_table(markdown: str, caption: str, label: str, notes: str = "") -> str:
+    """A pipe table with its Quarto caption and label; notes go under it."""
+    return f"{markdown}\n\n: {caption} {{#tbl-{label}}}" + (f"\n\n{notes}" if notes else "")
+
+
+# ---------------------------------------------------------------- where the data came from
+
+def is_bundled_synthetic(input_hashes: pd.DataFrame, manifest: str) -> bool:
+    """True when the inputs are exactly the synthetic records the project ships
+    (every file and hash as ``synth`` wrote them)."""
+    shipped = dict(reversed(line.split(maxsplit=1)) for line in manifest.splitlines() if line.strip())
+    given = dict(zip(input_hashes["file"], input_hashes["sha256"]))
+    return given == shipped
+
+
+def data_statement(synthetic: bool) -> str:
+    if synthetic:
+        return ("**The records behind this report are synthetic.** No individual-level RETAKE records are "
+                "public; the project ships invented records, calibrated so that the pipeline reproduces every "
+                "cell of the published Table 4 and the counts in the published text. No real person, OT, "
+                "mentor or site is described. Run it on real records with `--raw DIR`.")
+    return ("The records behind this report are the user's own (not the project's bundled synthetic records); "
+            "the provenance section lists each input file with its SHA-256.")
+
+
+def limitations_text(table4: pd.DataFrame, low_score_threshold: int, expected_minutes: int) -> str:
+    sites = len(table4)
+    return "\n".join([
+        f"- **{sites} sites.** Comparisons between sites are associations, not effects: sites that needed more "
+        "support were given more, so more mentoring alongside lower competency says who was helped, not "
+        "whether the help worked. No p-value here is confirmatory.",
+        "- **Minutes are as mentors logged them.** Unlogged contacts, and time spent preparing, are missing; "
+        "a contact's minutes are the mentor's estimate.",
+        "- **Joint sessions are credited in full to every site attending** (as in the publication), so the sum of "
+        "the sites' minutes exceeds the time mentors spent.",
+        f"- **Expected dose.** The expected {expected_minutes} minutes per site per month is the protocol's planned "
+        f"session length; close to expected means within {DEFAULT_CLOSE_MARGIN} minutes of it.",
+        f"- **Low competency** means any written assessment score below {low_score_threshold}: the assessment's "
+        "pass mark is not published, so this threshold is the project's choice.",
+        "- **Turnover** counts OTs who left before the cut-off; a leaver counts as replaced when another OT "
+        f"started at the site from {DEFAULT_REPLACEMENT_LEAD_DAYS} days before the departure on.",
+        "- **What it cannot say:** why sites differ (the qualitative findings offer reasons), or anything about "
+        "participants' return to work.",
+    ])
+
+
+def parameters_table(parameters: dict[str, object]) -> pd.DataFrame:
+    return pd.DataFrame({"parameter": list(parameters), "value": [str(v) for v in parameters.values()]})
+
+
+# ---------------------------------------------------------------- sections
+
+
+def qualitative_markdown(findings: pd.DataFrame) -> str:
+    shown = findings.assign(reported=[f"{n} of {of} {group}" for n, of, group in
+                                      zip(findings["n"], findings["of"], findings["group"])])
+    return markdown_table(shown[["theme", "npt_construct", "finding", "reported"]],
+                          {"theme": "Theme", "npt_construct": "NPT construct", "finding": "Finding",
+                           "reported": "Reported by"})
+
+
+def reproduction_markdown(site_metrics: SiteMetrics) -> str:
+    """The cell-by-cell verdict and the text's claims, disagreements first."""
+    comparison, claims = site_metrics.reproduction, site_metrics.claims
+    if comparison.empty:
+        return ("No published table applies to this run (another cut-off date, or the user's own records), so "
+                "there is nothing to reproduce.")
+    parts = [reproduction_sentence(site_metrics)]
+    mismatched = comparison[~comparison["match"].astype(bool)]
+    if len(mismatched):
+        parts.append(captioned_table(markdown_table(mismatched), "Cells of Table 4 that differ from the publication",
+                                     "mismatches"))
+    ordered = claims.assign(order=claims["agrees"].astype(bool)).sort_values("order", kind="stable")
+    parts.append(captioned_table(
+        markdown_table(ordered[["claim", "published", "computed", "agrees", "note"]],
+                       {"claim": "The published text says", "published": "Text", "computed": "Records",
+                        "agrees": "Agree", "note": "Note"}),
+        "The counts in the published text, recomputed from the records", "claims"))
+    return "\n\n".join(parts)
+
+
+def provenance_markdown(parameters: dict[str, object], input_hashes: pd.DataFrame, versions: pd.DataFrame,
+                        commit: str) -> str:
+    return "\n\n".join([
+        f"Made by mentoring-eval from commit `{commit}`.",
+        captioned_table(markdown_table(parameters_table(parameters)), "Parameters of this run", "parameters"),
+        captioned_table(markdown_table(input_hashes), "Input files and their SHA-256", "inputs"),
+        captioned_table(markdown_table(versions), "Package versions", "versions"),
+    ])

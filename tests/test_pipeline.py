@@ -1,0 +1,86 @@
+"""The runner's pure parts: fingerprints, metadata stripping, the reference rule."""
+
+from datetime import date
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mentoring_eval import paths
+from mentoring_eval.pipeline import (
+    PUBLISHED_AS_OF, STAGES, RunSettings, raw_inputs_digest, stage_fingerprint, strip_run_metadata,
+)
+from mentoring_eval.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def settings(**changes) -> RunSettings:
+    return RunSettings(paths=paths.resolve(root=ROOT, **changes.pop("folders", {})), **changes)
+
+
+def test_the_published_table_is_the_reference_only_for_the_bundled_records_at_its_cut_off(tmp_path):
+    assert settings().reference_table == ROOT / "data" / "reference" / "table4_published.csv"
+    assert settings(as_of=date(2019, 1, 1)).reference_table is None
+    assert settings(folders={"raw_dir": tmp_path}).reference_table is None
+
+
+@pytest.mark.parametrize("change", [
+    {"as_of": date(2019, 1, 1)},
+    {"expected_minutes": 45},
+])
+def test_a_parameter_change_changes_every_fingerprint(change):
+    before, after = settings(), settings(**change)
+    for stage in STAGES:
+        if stage.parameters(before) != stage.parameters(after):
+            assert stage_fingerprint(stage, before, "up", "code") != stage_fingerprint(stage, after, "up", "code")
+
+
+def test_upstream_and_code_changes_change_the_fingerprint():
+    stage, run = STAGES[1], settings()
+    base = stage_fingerprint(stage, run, "up", "code")
+    assert stage_fingerprint(stage, run, "up", "code") == base
+    assert stage_fingerprint(stage, run, "other", "code") != base
+    assert stage_fingerprint(stage, run, "up", "other") != base
+
+
+def test_raw_digest_follows_file_content(tmp_path):
+    (tmp_path / "sites.csv").write_text("site,opened_on\n1,2018-03-01\n")
+    first = raw_inputs_digest(tmp_path)
+    (tmp_path / "sites.csv").write_text("site,opened_on\n1,2018-03-02\n")
+    assert raw_inputs_digest(tmp_path) != first
+
+
+def test_raw_digest_of_a_missing_folder_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        raw_inputs_digest(tmp_path / "nowhere")
+
+
+def test_run_metadata_is_stripped_and_paths_made_relative(tmp_path):
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["papermill"] = {
+        "start_time": "2026-01-01T00:00:00", "end_time": "x", "duration": 1.5, "parameters": {"a": 1},
+        "input_path": str(tmp_path / "notebooks" / "01.ipynb"), "output_path": "/elsewhere/01.ipynb",
+    }
+    cell = nbformat.v4.new_code_cell("1")
+    cell.metadata["execution"] = {"iopub.status.busy": "t"}
+    cell.metadata["papermill"] = {"start_time": "t", "end_time": "t", "duration": 0.1, "status": "completed"}
+    notebook.cells.append(cell)
+    stripped = strip_run_metadata(notebook, tmp_path)
+    assert stripped.metadata.papermill == {"parameters": {"a": 1}, "input_path": "notebooks/01.ipynb",
+                                           "output_path": "01.ipynb"}
+    assert "execution" not in stripped.cells[0].metadata
+    assert stripped.cells[0].metadata.papermill == {"status": "completed"}
+
+
+def test_every_stage_notebook_exists_with_a_parameters_cell():
+    for stage in STAGES:
+        notebook = nbformat.read(ROOT / "notebooks" / stage.notebook, as_version=4)
+        tagged = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, f"{stage.notebook} needs exactly one parameters cell"
+        for name in stage.parameters(settings()):
+            assert f"{name} =" in tagged[0].source, f"{stage.notebook}: parameter {name} not in its parameters cell"
+
+
+def test_published_cut_off_is_the_publications():
+    assert PUBLISHED_AS_OF == date(2020, 4, 1)
