@@ -14,8 +14,10 @@ from pathlib import Path
 
 from mentoring_eval import paths
 from mentoring_eval.errors import InputError
-from mentoring_eval.pipeline import PUBLISHED_AS_OF, STAGES, RunSettings, StageFailed, execute_notebook, run_stages
-from mentoring_eval.render import RENDERERS, RenderError, render
+from mentoring_eval.pipeline import (
+    KERNEL_LOG, PUBLISHED_AS_OF, STAGES, RunSettings, StageFailed, execute_notebook, run_pipeline,
+)
+from mentoring_eval.render import RENDERERS, RenderError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -63,10 +65,7 @@ def command_run(args: argparse.Namespace) -> int:
     settings = RunSettings(paths=paths.resolve(args.raw, args.processed, args.report),
                            as_of=args.as_of, expected_minutes=args.expected_minutes)
     print(f"RETAKE mentoring report as of {settings.as_of.isoformat()} from {_shown(settings.paths.raw)}", flush=True)
-    executed = run_stages(settings, force=args.force, say=lambda line: print(line, flush=True))
-    started = time.perf_counter()
-    rendered = render(executed[-1], settings.paths.report, settings.paths.root, args.renderer)
-    print(f"[render] {rendered.renderer} ({rendered.note}) in {time.perf_counter() - started:.1f} s")
+    rendered = run_pipeline(settings, args.renderer, args.force, say=lambda line: print(line, flush=True))
     for output in rendered.outputs:
         print(f"report: {_shown(output)}")
     return EXIT_OK
@@ -78,7 +77,7 @@ def command_baselines(_: argparse.Namespace) -> int:
     for stage in STAGES:
         notebook = project.notebooks / stage.notebook
         started = time.perf_counter()
-        execute_notebook(notebook, notebook, None, project.root, stage.name)
+        execute_notebook(notebook, notebook, None, project.root, stage.name, project.report / KERNEL_LOG)
         print(f"{notebook.relative_to(project.root)} re-executed in {time.perf_counter() - started:.1f} s", flush=True)
     print("Review the change with `git diff notebooks/` before committing it.")
     return EXIT_OK

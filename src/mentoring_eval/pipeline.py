@@ -8,24 +8,31 @@ stage's outputs are a deterministic function of what went into it).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-import nbformat
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where used: importing it costs a second, and a no-change rerun needs none
+    import nbformat
 
 from mentoring_eval.errors import InputError
 from mentoring_eval.paths import ProjectPaths
 from mentoring_eval.provenance import sha256_of_file
+from mentoring_eval.render import Rendered, choose_renderer, render
 
 PUBLISHED_AS_OF = date(2020, 4, 1)  # the cut-off of the published Table 4
 STATE_FILE = ".pipeline-state.json"
 EXECUTED_FOLDER = "notebooks"  # inside the report folder
+KERNEL_LOG = ".kernel-stderr.log"  # inside the report folder
 
 
 @dataclass(frozen=True)
@@ -149,16 +156,36 @@ class StageFailed(Exception):
         self.stage, self.error_name, self.error_value, self.notebook = stage, error_name, error_value, notebook
 
 
-def execute_notebook(source: Path, target: Path, parameters: dict | None, root: Path, stage: str) -> None:
+@contextlib.contextmanager
+def stderr_to(log: Path) -> Iterator[None]:
+    """Send this process's standard error, and so the kernel's (a child that
+    inherits it), to ``log``: the kernel's start-up warnings are noise to a
+    user; the notebook's own errors are reported from its outputs."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(log, "ab") as handle:
+        os.dup2(handle.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def execute_notebook(source: Path, target: Path, parameters: dict | None, root: Path, stage: str,
+                     kernel_log: Path) -> None:
     """Execute ``source`` into ``target`` in the notebook's own folder (as nbval
     and JupyterLab do); ``target`` is replaced only when execution succeeds."""
+    import nbformat
     import papermill  # imported here: starting it is slow and most commands skip it
 
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = target.with_name(f".{target.stem}.running.ipynb")
     try:
-        papermill.execute_notebook(str(source), str(scratch), parameters=parameters or None,
-                                   cwd=str(source.parent), progress_bar=False, log_output=False)
+        with stderr_to(kernel_log):
+            papermill.execute_notebook(str(source), str(scratch), parameters=parameters or None,
+                                       cwd=str(source.parent), progress_bar=False, log_output=False)
     except papermill.PapermillExecutionError as error:
         failed = target.with_name(f"{target.stem}.failed.ipynb")
         os.replace(scratch, failed)
@@ -190,8 +217,9 @@ def executed_notebook_path(settings: RunSettings, stage: Stage) -> Path:
     return settings.paths.report / EXECUTED_FOLDER / stage.notebook
 
 
-def run_stages(settings: RunSettings, force: bool = False, say: Callable[[str], None] = print) -> list[Path]:
-    """Run (or skip) every stage in order; returns the executed notebooks."""
+def run_stages(settings: RunSettings, force: bool = False, say: Callable[[str], None] = print) -> tuple[list[Path], str]:
+    """Run (or skip) every stage in order; returns the executed notebooks and
+    the last stage's fingerprint."""
     for folder in (settings.paths.processed, settings.paths.report):
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -216,11 +244,33 @@ def run_stages(settings: RunSettings, force: bool = False, say: Callable[[str], 
             # Invalidate before running: a failure must not leave a stale "done".
             state.pop(stage.name, None)
             _write_state(state_path, state)
-            execute_notebook(settings.paths.notebooks / stage.notebook, target,
-                             stage.parameters(settings), settings.paths.root, stage.name)
+            execute_notebook(settings.paths.notebooks / stage.notebook, target, stage.parameters(settings),
+                             settings.paths.root, stage.name, settings.paths.report / KERNEL_LOG)
             state[stage.name] = fingerprint
             _write_state(state_path, state)
             say(f"{label} done in {time.perf_counter() - started:.1f} s")
         executed.append(target)
         upstream = fingerprint
-    return executed
+    return executed, upstream
+
+
+def run_pipeline(settings: RunSettings, renderer: str = "auto", force: bool = False,
+                 say: Callable[[str], None] = print) -> Rendered:
+    """Every stage, then the render, each skipped when nothing it depends on changed."""
+    executed, report_fingerprint = run_stages(settings, force, say)
+    chosen, why = choose_renderer(renderer)
+    state_path = settings.paths.report / STATE_FILE
+    state = _read_state(state_path)
+    render_key = hashlib.sha256(f"{report_fingerprint}:{chosen}".encode()).hexdigest()
+    previous = state.get("render", {})
+    if not force and previous.get("key") == render_key and previous.get("outputs") \
+            and all((settings.paths.report / p).exists() for p in previous["outputs"]):
+        say(f"[render] {chosen} skipped (unchanged)")
+        return Rendered(chosen, tuple(settings.paths.report / p for p in previous["outputs"]), why)
+    started = time.perf_counter()
+    rendered = render(executed[-1], settings.paths.report, settings.paths.root, chosen)
+    say(f"[render] {rendered.renderer} ({why}) in {time.perf_counter() - started:.1f} s")
+    state["render"] = {"key": render_key,
+                       "outputs": [str(p.relative_to(settings.paths.report)) for p in rendered.outputs]}
+    _write_state(state_path, state)
+    return rendered

@@ -7,8 +7,10 @@ import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 # The packages whose versions change what the report says or how it looks.
 REPORTED_PACKAGES = ("pandas", "numpy", "pyarrow", "scipy", "matplotlib", "papermill", "nbconvert", "nbval")
@@ -24,6 +26,8 @@ def sha256_of_file(path: Path) -> str:
 
 def input_file_hashes(folder: Path) -> pd.DataFrame:
     """SHA-256 of every file directly in ``folder``, by name."""
+    import pandas as pd  # here, not at the top: the runner uses this module on its fast path
+
     files = sorted(p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith("."))
     return pd.DataFrame(
         {"file": [p.name for p in files], "bytes": [p.stat().st_size for p in files],
@@ -32,6 +36,8 @@ def input_file_hashes(folder: Path) -> pd.DataFrame:
 
 
 def package_versions(names: tuple[str, ...] = REPORTED_PACKAGES) -> pd.DataFrame:
+    import pandas as pd
+
     rows = [("python", platform.python_version())]
     for name in names:
         try:

@@ -17,7 +17,10 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import nbformat
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where used: importing it costs a second, and a no-change rerun needs none
+    import nbformat
 
 RENDERERS = ("auto", "quarto", "nbconvert", "none")
 NBCONVERT_REPORT = "report.html"
@@ -142,6 +145,7 @@ def without_remote_scripts(page: str) -> str:
 
 def render_with_nbconvert(executed_report: Path, report_dir: Path) -> Rendered:
     """One self-contained HTML file: figures are inline SVG, code is hidden."""
+    import nbformat
     from nbconvert import HTMLExporter
 
     notebook = resolve_cross_references(nbformat.read(executed_report, as_version=4), executed_report.parent)

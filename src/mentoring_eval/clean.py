@@ -1,0 +1,471 @@
+"""The clean stage: the raw mentoring log and reference files in, the clean
+tables of CONTRIBUTING.md out.
+
+- A log row that cannot be understood goes to the quarantine, with every
+  reason (in column order), its source line and its original values (never
+  the notes: ``inputs`` drops them as it reads the log).
+- Exact duplicates (every normalised field equal) are removed, keeping the
+  first, and counted.
+- A joint session credits each listed site the full minutes: one contacts
+  row per credited site.
+- Contacts outside a site's study window are kept but flagged.
+- Reconciliation always holds: rows read = clean + quarantined + duplicates.
+
+``clean_log`` and the ``clean_<reference table>`` functions are pure;
+``run_clean_stage`` is the I/O edge. The log is handled column by column on
+its distinct spellings (a few thousand in a million rows): each is parsed
+once and rows are addressed through integer codes, so no Python runs per row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from mentoring_eval import normalise
+from mentoring_eval.errors import InputError
+from mentoring_eval.inputs import LOG_COLUMNS, read_raw_inputs
+from mentoring_eval.outputs import atomic_outputs, write_csv, write_json, write_parquet
+
+MAX_MINUTES = 480
+SCORE_RANGE = (0, 100)
+BEFORE_OPENING = "before opening"
+ON_OR_AFTER_CUT_OFF = "on or after cut-off"
+WINDOW_FLAGS = ("", BEFORE_OPENING, ON_OR_AFTER_CUT_OFF)
+CONTACT_COLUMNS = (
+    "source_file", "source_line", "date", "site", "joint", "mentor", "ots",
+    "mode", "minutes", "kind", "in_window", "window_flag",
+)
+QUARANTINE_COLUMNS = ("source_file", "source_line", "reason", *LOG_COLUMNS)
+_STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default "str" dtype
+
+
+@dataclass(frozen=True)
+class CleanResult:
+    """The clean contacts, the quarantined rows and the cleaning summary."""
+
+    contacts: pd.DataFrame
+    quarantine: pd.DataFrame
+    summary: dict[str, Any]
+
+
+# --- the log, one column at a time -------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Column:
+    """One log column understood. Rows point by ``codes`` into the distinct
+    spellings; per spelling: its parsed ``values``, a ``keys`` code equal for
+    spellings that normalise equal, and its ``problems`` ("" when none)."""
+
+    codes: np.ndarray
+    values: np.ndarray
+    keys: np.ndarray
+    problems: np.ndarray
+
+    def has_problem(self) -> np.ndarray:
+        """Per row: does its spelling have a problem?"""
+        return (self.problems != "")[self.codes]
+
+
+# Readers: distinct spellings (text) -> (parsed values, problem per spelling).
+Reader = Callable[[pd.Series], tuple[pd.Series, np.ndarray]]
+
+
+def _problems(conditions: Iterable[tuple[pd.Series, str]]) -> np.ndarray:
+    """The first problem whose condition holds, per spelling; "" for none."""
+    conditions = list(conditions)
+    return np.select([np.asarray(c, dtype=bool) for c, _ in conditions], [p for _, p in conditions], "").astype(object)
+
+
+def _read_dates(text: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    dates = normalise.parse_dates(text)
+    return dates, _problems([(normalise.is_blank(text), "missing date"), (dates.isna(), "invalid date")])
+
+
+def _read_sites(text: pd.Series, known_sites: frozenset[int]) -> tuple[pd.Series, np.ndarray]:
+    site_lists = normalise.parse_sites(text)
+    unknown = site_lists.map(lambda sites: sites is not None and not known_sites.issuperset(sites))
+    return site_lists, _problems(
+        [(normalise.is_blank(text), "missing site"), (site_lists.isna(), "invalid site"), (unknown, "unknown site")]
+    )
+
+
+def _read_modes(text: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    modes = normalise.parse_modes(text)
+    return modes, _problems([(normalise.is_blank(text), "missing mode"), (modes.isna(), "unknown mode")])
+
+
+def _read_minutes(text: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    minutes = normalise.parse_minutes(text)
+    return minutes, _problems(
+        [
+            (normalise.is_blank(text), "missing minutes"),
+            (minutes.isna(), "invalid minutes"),
+            (minutes == 0, "zero minutes"),
+            (minutes < 0, "negative minutes"),
+            (minutes > MAX_MINUTES, f"minutes over {MAX_MINUTES}"),
+        ]
+    )
+
+
+def _read_kinds(text: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    kinds = normalise.parse_kinds(text)
+    return kinds, _problems([(kinds.isna(), "unknown kind")])
+
+
+def _without_problems(parse: Callable[[pd.Series], pd.Series]) -> Reader:
+    def read(text: pd.Series) -> tuple[pd.Series, np.ndarray]:
+        return parse(text), np.full(len(text), "", dtype=object)
+
+    return read
+
+
+def _log_readers(known_sites: frozenset[int]) -> dict[str, Reader]:
+    """A reader per log column, in ``LOG_COLUMNS`` order (the order reasons are given in)."""
+    readers = {
+        "date": _read_dates,
+        "site": partial(_read_sites, known_sites=known_sites),
+        "mentor": _without_problems(normalise.normalise_mentors),
+        "ots": _without_problems(normalise.normalise_ot_lists),
+        "mode": _read_modes,
+        "minutes": _read_minutes,
+        "kind": _read_kinds,
+    }
+    return {column: readers[column] for column in LOG_COLUMNS}
+
+
+def _understand(values: pd.Series, read: Reader) -> _Column:
+    codes, distinct = normalise.distinct_values(values)
+    parsed, problems = read(distinct)
+    return _Column(codes=codes, values=parsed.to_numpy(), keys=pd.factorize(parsed)[0], problems=problems)
+
+
+def _combined_codes(code_columns: list[np.ndarray]) -> np.ndarray:
+    """One int64 per row, equal exactly where every column's code is equal."""
+    combined = np.zeros(len(code_columns[0]), dtype=np.int64)
+    span = 1
+    for codes in code_columns:
+        size = int(codes.max()) + 1 if len(codes) else 1
+        if span * size >= 2**62:  # would overflow: renumber the combinations seen so far
+            combined, seen = pd.factorize(combined)
+            span = len(seen)
+        combined = combined * size + codes
+        span *= size
+    return combined
+
+
+def _join_reasons(reason_columns: list[np.ndarray]) -> np.ndarray:
+    """Per row, the non-empty reasons joined by "; ", in column order."""
+    joined = reason_columns[0]
+    for reasons in reason_columns[1:]:
+        joined = np.where(joined == "", reasons, np.where(reasons == "", joined, joined + "; " + reasons))
+    return joined
+
+
+def _sites_end_to_end(site_lists: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The sites of every spelling (a tuple, or None) end to end, and where
+    each spelling's sites start in that array, and how many there are."""
+    sizes = np.array([0 if sites is None else len(sites) for sites in site_lists], dtype=np.int64)
+    all_sites = np.array([site for sites in site_lists if sites is not None for site in sites], dtype=np.int64)
+    return all_sites, np.cumsum(sizes) - sizes, sizes
+
+
+def _site_credits(starts: np.ndarray, sizes: np.ndarray, row_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For rows whose site spellings are ``row_codes``: the row of each site
+    credit, and the credited site's position among all sites end to end."""
+    credits_per_row = sizes[row_codes]
+    row_of_credit = np.repeat(np.arange(len(row_codes)), credits_per_row)
+    first_credit_of_row = np.cumsum(credits_per_row) - credits_per_row
+    nth_in_row = np.arange(len(row_of_credit)) - first_credit_of_row[row_of_credit]
+    return row_of_credit, starts[row_codes][row_of_credit] + nth_in_row
+
+
+def _text_column(distinct: np.ndarray, codes: np.ndarray) -> pd.Series:
+    """The ``str`` column ``distinct[codes]``, built by Arrow (milliseconds
+    for a million rows, where Python strings would take a tenth of a second)."""
+    text = pa.array(np.asarray(distinct, dtype=object), pa.large_string()).take(pa.array(codes))
+    return text.to_pandas(types_mapper={pa.large_string(): _STR}.get)
+
+
+def _cut_off(as_of: object) -> pd.Timestamp:
+    try:
+        cut_off = pd.Timestamp(as_of)
+    except (TypeError, ValueError):
+        cut_off = pd.NaT
+    if pd.isna(cut_off):
+        raise InputError(f"cut-off {as_of!r} is not a date (YYYY-MM-DD)")
+    return cut_off.normalize()
+
+
+def _opening_months(sites: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
+    """The first day of each site's opening month, indexed by site."""
+    if not (sites["opened_on"] < as_of).any():
+        raise InputError(f"cut-off {as_of:%Y-%m-%d} is before any site opened")
+    return sites.set_index("site")["opened_on"].dt.to_period("M").dt.start_time.astype("datetime64[ns]")
+
+
+def _quarantine(log: pd.DataFrame, rows: np.ndarray, reasons: np.ndarray, source_file: str) -> pd.DataFrame:
+    original = log.iloc[rows][list(LOG_COLUMNS)].astype("str").reset_index(drop=True)
+    return original.assign(
+        source_file=source_file,
+        source_line=log["source_line"].to_numpy()[rows],
+        reason=pd.Series(reasons, dtype="str"),
+    )[list(QUARANTINE_COLUMNS)]
+
+
+def _contacts(
+    columns: dict[str, _Column],
+    rows: np.ndarray,
+    source_lines: np.ndarray,
+    opening_months: pd.Series,
+    as_of: pd.Timestamp,
+    source_file: str,
+) -> pd.DataFrame:
+    """One contacts row per site credited by each of ``rows`` (already in
+    output order), with its study-window flag."""
+    all_sites, starts, sizes = _sites_end_to_end(columns["site"].values)
+    row_of_credit, site_position = _site_credits(starts, sizes, columns["site"].codes[rows])
+    credit_rows = rows[row_of_credit]
+    credited_site = all_sites[site_position]
+    opening_month = opening_months.reindex(all_sites).to_numpy()[site_position]
+
+    def parsed(column: str) -> np.ndarray:
+        return columns[column].values[columns[column].codes[credit_rows]]
+
+    def text(column: str) -> pd.Series:
+        return _text_column(columns[column].values, columns[column].codes[credit_rows])
+
+    date = parsed("date")
+    window = np.select([date < opening_month, date >= as_of.to_datetime64()], [1, 2], 0)
+    credits_per_row = np.bincount(row_of_credit, minlength=len(rows))
+    return pd.DataFrame(
+        {
+            "source_file": _text_column(np.array([source_file]), np.zeros(len(credit_rows), np.int64)),
+            "source_line": source_lines[credit_rows],
+            "date": date.astype("datetime64[ns]", copy=False),
+            "site": credited_site,
+            "joint": credits_per_row[row_of_credit] > 1,
+            "mentor": text("mentor"),
+            "ots": text("ots"),
+            "mode": text("mode"),
+            "minutes": parsed("minutes").astype("float64"),
+            "kind": text("kind"),
+            "in_window": window == 0,
+            "window_flag": _text_column(np.array(WINDOW_FLAGS), window),
+        }
+    )
+
+
+def clean_log(log: pd.DataFrame, sites: pd.DataFrame, as_of: object, source_file: str) -> CleanResult:
+    """Clean the mentoring ``log`` (text columns ``LOG_COLUMNS`` and
+    ``source_line``, as ``inputs.read_log`` gives) against the clean ``sites``
+    table, with the study cut-off ``as_of``.
+
+    Raises InputError when the log has no rows, none of them can be
+    understood, or the cut-off precedes every site's opening.
+    """
+    source_file = Path(source_file).name  # no folders in the outputs
+    cut_off = _cut_off(as_of)
+    opening_months = _opening_months(sites, cut_off)
+    if log.empty:
+        raise InputError(f"{source_file}: the log has no rows")
+    if not log["source_line"].is_monotonic_increasing:
+        log = log.sort_values("source_line", kind="stable")
+
+    readers = _log_readers(frozenset(sites["site"].tolist()))
+    columns = {name: _understand(log[name], read) for name, read in readers.items()}
+    quarantined = np.logical_or.reduce([column.has_problem() for column in columns.values()])
+    bad_rows, good_rows = np.flatnonzero(quarantined), np.flatnonzero(~quarantined)
+    reasons_by_column = [column.problems[column.codes[bad_rows]] for column in columns.values()]
+    reasons = _join_reasons(reasons_by_column)
+    if len(good_rows) == 0:
+        first_line = log["source_line"].iloc[bad_rows[0]]
+        raise InputError(
+            f"{source_file}: none of the {len(log)} rows could be understood; "
+            f"first reason: line {first_line}: {reasons[0]}"
+        )
+
+    keys = _combined_codes([column.keys[column.codes[good_rows]] for column in columns.values()])
+    duplicate = pd.Series(keys).duplicated(keep="first").to_numpy()
+    kept = good_rows[~duplicate]
+    # Rows are in source order, so a stable sort by date orders by (date, source_line).
+    kept = kept[np.argsort(columns["date"].values[columns["date"].codes[kept]], kind="stable")]
+
+    source_lines = log["source_line"].to_numpy(np.int64)
+    contacts = _contacts(columns, kept, source_lines, opening_months, cut_off, source_file)
+    quarantine = _quarantine(log, bad_rows, reasons, source_file)
+    reason_counts = pd.Series(np.concatenate(reasons_by_column)).loc[lambda r: r != ""].value_counts()
+    summary = {
+        "rows_read": len(log),
+        "rows_clean": len(kept),
+        "rows_quarantined": len(bad_rows),
+        "duplicates_removed": int(duplicate.sum()),
+        "contacts": len(contacts),
+        "out_of_window": int((~contacts["in_window"]).sum()),
+        "quarantine_by_reason": {reason: int(n) for reason, n in reason_counts.sort_index().items()},
+        "as_of": cut_off.date().isoformat(),
+        "source_file": source_file,
+    }
+    assert summary["rows_read"] == summary["rows_clean"] + summary["rows_quarantined"] + summary["duplicates_removed"]
+    return CleanResult(contacts=contacts, quarantine=quarantine, summary=summary)
+
+
+# --- the reference tables ------------------------------------------------------
+
+
+def _stop_at_first(raw: pd.DataFrame, problem: pd.Series, describe: Callable[[pd.Series], str]) -> None:
+    """Raise InputError describing the first row where ``problem`` holds."""
+    if problem.any():
+        raise InputError(describe(raw.loc[problem.to_numpy()].iloc[0]))
+
+
+def _required_text(raw: pd.DataFrame, file: str, column: str) -> pd.Series:
+    text = raw[column].str.strip()
+    _stop_at_first(raw, text.eq(""), lambda row: f"{file} line {row.source_line}, column {column}: blank")
+    return text.astype("str")
+
+
+def _reference_dates(raw: pd.DataFrame, file: str, column: str, blank_allowed: bool = False) -> pd.Series:
+    dates = normalise.parse_dates(raw[column])
+    unreadable = dates.isna() & ~(blank_allowed & normalise.is_blank(raw[column]))
+    _stop_at_first(
+        raw, unreadable, lambda row: f"{file} line {row.source_line}, column {column}: {row[column]!r} is not a date"
+    )
+    return dates
+
+
+def _reference_sites(raw: pd.DataFrame, file: str, known: pd.Series | None = None) -> pd.Series:
+    site_lists = normalise.parse_sites(raw["site"])
+    site = site_lists.str[0].where(site_lists.str.len().eq(1))
+    _stop_at_first(
+        raw, site.isna(), lambda row: f"{file} line {row.source_line}, column site: {row.site!r} is not a site"
+    )
+    site = site.astype("int64")
+    if known is not None:
+        _stop_at_first(
+            raw,
+            ~site.isin(known),
+            lambda row: f"{file} line {row.source_line}: site {site[row.name]} is not in sites.csv",
+        )
+    return site
+
+
+def _reference_arms(raw: pd.DataFrame, file: str) -> pd.Series:
+    arm = normalise.parse_arms(raw["arm"])
+    _stop_at_first(
+        raw,
+        arm.isna(),
+        lambda row: f"{file} line {row.source_line}, column arm: {row.arm!r} is neither ESSVR nor usual care",
+    )
+    return arm.astype("str")
+
+
+def clean_sites(raw: pd.DataFrame) -> pd.DataFrame:
+    """``sites.csv`` as text -> ``site`` (int64), ``opened_on``, sorted by site."""
+    if raw.empty:
+        raise InputError("sites.csv: no sites listed")
+    site = _reference_sites(raw, "sites.csv")
+    _stop_at_first(
+        raw, site.duplicated(), lambda row: f"sites.csv line {row.source_line}: site {site[row.name]} is listed twice"
+    )
+    sites = pd.DataFrame({"site": site, "opened_on": _reference_dates(raw, "sites.csv", "opened_on")})
+    return sites.sort_values("site", ignore_index=True)
+
+
+def clean_participants(raw: pd.DataFrame, sites: pd.DataFrame) -> pd.DataFrame:
+    """``participants.csv`` as text -> ``participant_id``, ``site``, ``arm``
+    (``"ESSVR"`` or ``"usual care"``), ``randomised_on``; every site must be
+    in ``sites``."""
+    file = "participants.csv"
+    participants = pd.DataFrame(
+        {
+            "participant_id": _required_text(raw, file, "participant_id"),
+            "site": _reference_sites(raw, file, known=sites["site"]),
+            "arm": _reference_arms(raw, file),
+            "randomised_on": _reference_dates(raw, file, "randomised_on"),
+        }
+    )
+    return participants.sort_values("participant_id", kind="stable", ignore_index=True)
+
+
+def clean_ots(raw: pd.DataFrame, sites: pd.DataFrame) -> pd.DataFrame:
+    """``ots.csv`` as text -> ``ot_id``, ``site``, ``started_on``, ``left_on``
+    (NaT while in post), ``leave_reason`` (stripped, lower case, "" when
+    blank); every site must be in ``sites``, nobody may leave before starting."""
+    file = "ots.csv"
+    ots = pd.DataFrame(
+        {
+            "ot_id": _required_text(raw, file, "ot_id"),
+            "site": _reference_sites(raw, file, known=sites["site"]),
+            "started_on": _reference_dates(raw, file, "started_on"),
+            "left_on": _reference_dates(raw, file, "left_on", blank_allowed=True),
+            "leave_reason": raw["leave_reason"].str.strip().str.lower().astype("str"),
+        }
+    )
+    _stop_at_first(
+        ots.assign(source_line=raw["source_line"]),
+        ots["left_on"] < ots["started_on"],
+        lambda row: (
+            f"{file} line {row.source_line}: OT {row.ot_id} left_on {row.left_on:%Y-%m-%d} "
+            f"is before started_on {row.started_on:%Y-%m-%d}"
+        ),
+    )
+    return ots.sort_values("ot_id", kind="stable", ignore_index=True)
+
+
+def clean_competency(raw: pd.DataFrame) -> pd.DataFrame:
+    """``competency.csv`` as text -> ``ot_id``, ``assessed_on``, ``score``
+    (float64, within 0-100)."""
+    file = "competency.csv"
+    score = pd.to_numeric(raw["score"].str.strip(), errors="coerce").astype("float64")
+    _stop_at_first(
+        raw, score.isna(), lambda row: f"{file} line {row.source_line}, column score: {row.score!r} is not a number"
+    )
+    low, high = SCORE_RANGE
+    _stop_at_first(
+        raw,
+        ~score.between(low, high),
+        lambda row: f"{file} line {row.source_line}, column score: {row.score.strip()} is outside {low} to {high}",
+    )
+    competency = pd.DataFrame(
+        {
+            "ot_id": _required_text(raw, file, "ot_id"),
+            "assessed_on": _reference_dates(raw, file, "assessed_on"),
+            "score": score,
+        }
+    )
+    return competency.sort_values(["ot_id", "assessed_on"], kind="stable", ignore_index=True)
+
+
+# --- the I/O edge ----------------------------------------------------------------
+
+
+def run_clean_stage(raw_dir: str | Path, processed_dir: str | Path, as_of: str | dt.date) -> CleanResult:
+    """Read the raw files of ``raw_dir``, clean them and write the clean
+    tables, the quarantine and the summary into ``processed_dir``, all
+    together or (on any error) none of them."""
+    raw = read_raw_inputs(raw_dir)
+    sites = clean_sites(raw.sites)
+    reference_tables = {
+        "sites": sites,
+        "participants": clean_participants(raw.participants, sites),
+        "ots": clean_ots(raw.ots, sites),
+        "competency": clean_competency(raw.competency),
+    }
+    result = clean_log(raw.log, sites, as_of, raw.log_file)
+    with atomic_outputs(processed_dir) as staging:
+        write_parquet(result.contacts, staging / "contacts.parquet")
+        write_csv(result.quarantine, staging / "quarantine.csv")
+        write_json(result.summary, staging / "cleaning_summary.json")
+        for name, table in reference_tables.items():
+            write_parquet(table, staging / f"{name}.parquet")
+    return result

@@ -1,0 +1,230 @@
+"""Reading the five raw files of the input contract from a folder.
+
+Everything is read as text, exactly as written (a blank cell is ``""``, never
+NaN; ``NA`` stays ``NA``); understanding the spellings is ``normalise.py``'s
+job. Rows with nothing in any column read (blank lines) are not records and
+are left out. Column names are matched case-insensitively, ignoring surrounding
+spaces, and come out lower case. Each table gains ``source_line``: the row's
+number as a spreadsheet shows it, 1 being the header, so the first record is
+line 2.
+
+The mentoring log is ``mentoring_log.csv`` or ``mentoring_log.xlsx`` (first
+sheet). Its ``notes`` column (free text that may name patients) is left
+out as the file is parsed: it is never part of any table.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from openpyxl.utils.exceptions import InvalidFileException
+
+from mentoring_eval.errors import InputError
+from mentoring_eval.normalise import is_blank, per_distinct
+
+REFERENCE_COLUMNS = {
+    "sites.csv": ("site", "opened_on"),
+    "participants.csv": ("participant_id", "site", "arm", "randomised_on"),
+    "ots.csv": ("ot_id", "site", "started_on", "left_on", "leave_reason"),
+    "competency.csv": ("ot_id", "assessed_on", "score"),
+}
+LOG_STEM = "mentoring_log"
+LOG_COLUMNS = ("date", "site", "mentor", "ots", "mode", "minutes", "kind")
+UTF8_BOM = b"\xef\xbb\xbf"
+# Each distinct spelling of a log column is held once: the parsers work on
+# the distinct values, and a million-row log stays small in memory.
+_LOG_TEXT = pa.dictionary(pa.int32(), pa.string())
+
+
+@dataclass(frozen=True)
+class RawInputs:
+    """The five raw tables, as text, each with ``source_line``."""
+
+    sites: pd.DataFrame
+    participants: pd.DataFrame
+    ots: pd.DataFrame
+    competency: pd.DataFrame
+    log: pd.DataFrame
+    log_file: str  # the log's file name, without its folder
+
+
+def column_key(name: object) -> str:
+    """A header cell as columns are matched: stripped, lower case."""
+    return "" if name is None else str(name).strip().lower()
+
+
+def _match_columns(file_name: str, header: Sequence[object], required: Sequence[str]) -> list[int]:
+    """Positions in ``header`` of the ``required`` columns."""
+    keys = [column_key(name) for name in header]
+    for key in set(keys) & set(required):
+        if keys.count(key) > 1:
+            raise InputError(f"{file_name}: column '{key}' appears more than once")
+    missing = [column for column in required if column not in keys]
+    if missing:
+        listed = ", ".join(f"'{column}'" for column in missing)
+        raise InputError(f"{file_name}: missing column{'s' if len(missing) > 1 else ''} {listed}")
+    return [keys.index(column) for column in required]
+
+
+def without_blank_rows(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """``table`` without the rows that have no value in any of ``columns``
+    (blank lines, or a note alone): they are not records. The other rows
+    keep their line numbers."""
+    blank = np.logical_and.reduce([per_distinct(table[column], is_blank).to_numpy(bool) for column in columns])
+    return table.loc[~blank].reset_index(drop=True) if blank.any() else table
+
+
+def _not_utf8_error(path: Path) -> InputError:
+    """The error for a file that is not UTF-8, naming its first bad line."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        return InputError(f"{path.name} line {line}: not UTF-8 text (byte 0x{data[error.start]:02x}); save it as UTF-8")
+    return InputError(f"{path.name}: not UTF-8 text; save it as UTF-8")
+
+
+def _csv_header(path: Path) -> list[str]:
+    with path.open("rb") as file:
+        first_line = file.readline().removeprefix(UTF8_BOM)
+    if not first_line.strip():
+        raise InputError(f"{path.name}: the file is empty (no header line)")
+    try:
+        text = first_line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _not_utf8_error(path) from None
+    return next(csv.reader([text]))
+
+
+def read_csv_table(path: Path, required: Sequence[str], text_type: pa.DataType = pa.string()) -> pd.DataFrame:
+    """The ``required`` columns of the CSV file at ``path`` as text (other
+    columns are not read), named in lower case, plus ``source_line``.
+
+    ``text_type`` is ``pa.string()`` for plain text columns, or an Arrow
+    dictionary type for categorical ones (each distinct value held once).
+    """
+    if not path.is_file():
+        raise InputError(f"{path.name}: file not found in {path.parent}")
+    header = _csv_header(path)
+    positions = _match_columns(path.name, header, required)
+    names = [header[position] for position in positions]
+    try:
+        table = pacsv.read_csv(
+            path,
+            # Notes typed in Excel may hold line breaks inside quotes; blank
+            # lines are kept as (blank) records so that line numbers stay true.
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=names,
+                column_types={name: text_type for name in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as error:
+        if "UTF8" in str(error):
+            raise _not_utf8_error(path) from None
+        # Only the column count: pyarrow's message goes on to quote the row, notes included.
+        column_count = re.search(r"Expected \d+ columns, got \d+", str(error))
+        detail = f" ({column_count.group(0)})" if column_count else ""
+        raise InputError(f"{path.name}: not a well-formed CSV file{detail}") from None
+    if pa.types.is_dictionary(text_type):
+        table = table.unify_dictionaries()
+    frame = table.rename_columns(list(required)).to_pandas()
+    return without_blank_rows(frame.assign(source_line=np.arange(2, len(frame) + 2, dtype="int64")), required)
+
+
+def cell_text(value: object) -> str:
+    """An Excel cell as the text of the input contract: date cells as ISO
+    dates, whole numbers without a decimal point, times and durations as
+    ``H:MM`` (a duration typed ``1:30`` becomes a time cell in Excel)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.time):
+        return f"{value.hour}:{value.minute:02d}" + (f":{value.second:02d}" if value.second else "")
+    if isinstance(value, dt.timedelta):
+        minutes, seconds = divmod(round(value.total_seconds()), 60)
+        return f"{minutes // 60}:{minutes % 60:02d}" + (f":{seconds:02d}" if seconds else "")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def read_xlsx_table(path: Path, required: Sequence[str]) -> pd.DataFrame:
+    """The ``required`` columns of the first sheet of the workbook at
+    ``path`` as categorical text (``cell_text``), plus ``source_line`` (the
+    sheet's row number). Blank rows are left out."""
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
+        raise InputError(f"{path.name}: cannot be read as an Excel workbook ({type(error).__name__})") from None
+    try:
+        rows = workbook.worksheets[0].iter_rows(values_only=True)
+        header = next(rows, None)
+        if header is None:
+            raise InputError(f"{path.name}: the first sheet is empty (no header row)")
+        positions = _match_columns(path.name, header, required)
+        records, lines = [], []
+        for line, row in enumerate(rows, start=2):
+            if all(cell is None for cell in row):  # cheap: sheets often carry many empty rows
+                continue
+            records.append([cell_text(row[p]) if p < len(row) else "" for p in positions])
+            lines.append(line)
+    finally:
+        workbook.close()
+    frame = pd.DataFrame(records, columns=list(required), dtype="str").astype("category")
+    return without_blank_rows(frame.assign(source_line=np.array(lines, dtype="int64")), required)
+
+
+def find_log(raw_dir: Path) -> Path:
+    """The mentoring log of ``raw_dir``: its .csv or its .xlsx, not both."""
+    found = [raw_dir / f"{LOG_STEM}{suffix}" for suffix in (".csv", ".xlsx")]
+    found = [path for path in found if path.is_file()]
+    if not found:
+        raise InputError(f"{LOG_STEM}.csv: file not found in {raw_dir} (nor {LOG_STEM}.xlsx)")
+    if len(found) > 1:
+        raise InputError(
+            f"{LOG_STEM}.csv and {LOG_STEM}.xlsx are both in {raw_dir}: "
+            "it is ambiguous which is the log; keep only one"
+        )
+    return found[0]
+
+
+def read_log(path: Path) -> pd.DataFrame:
+    """The mentoring log at ``path`` (.csv or .xlsx): the ``LOG_COLUMNS`` as
+    categorical text, plus ``source_line``; ``notes`` is never read."""
+    if path.suffix.lower() == ".xlsx":
+        log = read_xlsx_table(path, LOG_COLUMNS)
+    else:
+        log = read_csv_table(path, LOG_COLUMNS, text_type=_LOG_TEXT)
+    if log.empty:
+        raise InputError(f"{path.name}: the log has a header but no rows")
+    return log
+
+
+def read_raw_inputs(raw_dir: str | Path) -> RawInputs:
+    """All five raw files of ``raw_dir``, checked for presence and columns."""
+    raw_dir = Path(raw_dir)
+    tables = {
+        Path(name).stem: read_csv_table(raw_dir / name, columns) for name, columns in REFERENCE_COLUMNS.items()
+    }
+    log_path = find_log(raw_dir)
+    return RawInputs(**tables, log=read_log(log_path), log_file=log_path.name)

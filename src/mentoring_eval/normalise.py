@@ -1,0 +1,200 @@
+"""The spellings of the input contract, parsed.
+
+Every parser takes a Series of text as read and returns a Series of the same
+index with the parsed value, or a missing value (NaT, NaN, None) for a
+spelling the contract does not list: nothing is guessed, so that the clean
+stage can quarantine what it cannot understand.
+
+A log of a million contacts holds only a few thousand distinct spellings, so
+each parser works on the distinct values (``distinct_values``) and maps the
+results back by their codes (``per_distinct``); per-value Python, where there
+is any, runs once per distinct spelling, never per row.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+# Slashed dates are UK day-first; two-digit years are 20yy.
+_ISO_DATE = re.compile(r"^(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})$")
+_SLASHED_DATE = re.compile(r"^(?P<day>\d{1,2})/(?P<month>\d{1,2})/(?P<year>\d{4}|\d{2})$")
+_NAMED_MONTH_DATE = re.compile(r"^(?P<day>\d{1,2}) (?P<month>[a-z]+) (?P<year>\d{4})$")
+MONTH_NAMES = {
+    name: number
+    for number, full in enumerate(
+        ("january", "february", "march", "april", "may", "june", "july",
+         "august", "september", "october", "november", "december"),
+        start=1,
+    )
+    for name in (full, full[:3])
+}
+# Outside these years a date is a typo (and beyond what datetime64[ns] holds).
+YEARS_UNDERSTOOD = (1900, 2199)
+
+# A site: `7`, `Site 7`, `site 07`, `S7`; a joint session joins several.
+_SITE = re.compile(r"^(?:site|s)?\s*(?P<number>\d+)$")
+_SITE_SEPARATOR = re.compile(r"\s*(?:;|&|,|\sand\s)\s*")
+
+_HOUR_UNITS = r"(?:h|hr|hrs|hour|hours)"
+_MINUTE_UNITS = r"(?:m|min|mins|minute|minutes)"
+_MINUTES_NUMBER = re.compile(
+    rf"^(?P<number>-?\d+(?:\.\d+)?)\s*(?:(?P<minutes>{_MINUTE_UNITS})|(?P<hours>{_HOUR_UNITS}))?$"
+)
+_MINUTES_HOURS_AND_MINUTES = re.compile(
+    rf"^(?P<hours>\d+)\s*(?::|{_HOUR_UNITS}\s*)(?P<minutes>[0-5]\d)(?:\s*{_MINUTE_UNITS})?$"
+)
+
+MODES = {
+    "phone": "phone", "telephone": "phone", "tel": "phone", "teleconference": "phone",
+    "teams": "teams", "ms teams": "teams", "microsoft teams": "teams", "video": "teams",
+    "email": "written", "e-mail": "written", "sms": "written", "text": "written",
+}
+KINDS = {
+    "": "planned", "planned": "planned", "additional": "additional",
+    "ad hoc": "ad hoc", "ad-hoc": "ad hoc", "adhoc": "ad hoc",
+}
+ARMS = {"essvr": "ESSVR", "usual care": "usual care"}
+
+
+def distinct_values(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Codes (one per row, positions into the distinct values) and the
+    distinct values as text. Missing values (None, NaN) read as blank text."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, distinct = values.cat.codes.to_numpy(np.int64), values.cat.categories
+    else:
+        codes, distinct = pd.factorize(values)
+    distinct = pd.Series(distinct, dtype="str")
+    if (codes < 0).any():
+        codes = np.where(codes < 0, len(distinct), codes)
+        distinct = pd.concat([distinct, pd.Series([""], dtype="str")], ignore_index=True)
+    return codes, distinct
+
+
+def per_distinct(values: pd.Series, parse: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """``parse`` applied to each distinct value of ``values`` once, mapped back
+    to every row."""
+    codes, distinct = distinct_values(values)
+    parsed = parse(distinct)
+    return pd.Series(parsed.to_numpy()[codes], index=values.index, dtype=parsed.dtype, name=values.name)
+
+
+def spelling_key(text: pd.Series) -> pd.Series:
+    """Text as a spelling table looks it up: lower case, spaces collapsed."""
+    return text.str.strip().str.lower().str.replace(r"\s+", " ", regex=True)
+
+
+def is_blank(text: pd.Series) -> pd.Series:
+    """True where the text is empty or only spaces."""
+    return text.str.strip().eq("")
+
+
+def _dates_of_distinct(text: pd.Series) -> pd.Series:
+    key = spelling_key(text)
+    parts = (
+        key.str.extract(_ISO_DATE)
+        .combine_first(key.str.extract(_SLASHED_DATE))
+        .combine_first(key.str.extract(_NAMED_MONTH_DATE))
+    )
+    two_digit_year = parts["year"].str.len().eq(2)
+    year = pd.to_numeric(parts["year"]).pipe(lambda y: y.where(~two_digit_year, y + 2000))
+    month = pd.to_numeric(parts["month"].replace(MONTH_NAMES), errors="coerce")
+    components = pd.DataFrame(
+        {"year": year.where(year.between(*YEARS_UNDERSTOOD)), "month": month, "day": pd.to_numeric(parts["day"])}
+    )
+    # Impossible days (31/02/2019) become NaT here, as unreadable ones do.
+    return pd.to_datetime(components, errors="coerce").astype("datetime64[ns]")
+
+
+def parse_dates(values: pd.Series) -> pd.Series:
+    """Dates (datetime64[ns], midnight) from `2019-03-14`, `14/03/2019`,
+    `14/03/19` (UK day-first, 20yy) or `14 Mar 2019`; NaT otherwise. Values
+    already held as datetimes (Excel date cells) keep their day."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.normalize().astype("datetime64[ns]")
+    return per_distinct(values, _dates_of_distinct)
+
+
+def _site_list(text: str) -> tuple[int, ...] | None:
+    listed = [part for part in _SITE_SEPARATOR.split(text.strip().lower()) if part]
+    numbers = [_SITE.match(part) for part in listed]
+    if not listed or not all(numbers):
+        return None
+    return tuple(sorted({int(number["number"]) for number in numbers}))
+
+
+def _sites_of_distinct(text: pd.Series) -> pd.Series:
+    # A list per value: plain Python over the (few) distinct spellings is
+    # simpler and faster here than exploding and regrouping in pandas.
+    return pd.Series([_site_list(value) for value in text], index=text.index, dtype=object)
+
+
+def parse_sites(values: pd.Series) -> pd.Series:
+    """Sorted tuples of the distinct site numbers listed (`7`, `Site 7`,
+    `site 07`, `S7`; several joined by `;`, `&`, `,` or ` and `), or None when
+    any listed site is not understood or none is listed."""
+    return per_distinct(values, _sites_of_distinct)
+
+
+def _minutes_of_distinct(text: pd.Series) -> pd.Series:
+    key = spelling_key(text)
+    number = key.str.extract(_MINUTES_NUMBER)
+    in_hours = number["hours"].notna()
+    plain = pd.to_numeric(number["number"]).where(~in_hours, pd.to_numeric(number["number"]) * 60)
+    hours_and_minutes = key.str.extract(_MINUTES_HOURS_AND_MINUTES).apply(pd.to_numeric)
+    return plain.fillna(hours_and_minutes["hours"] * 60 + hours_and_minutes["minutes"]).astype("float64")
+
+
+def parse_minutes(values: pd.Series) -> pd.Series:
+    """Minutes (float) from `60`, `60 min`, `45 mins`, `1h`, `1 hr`, `1h30`,
+    `1:30`, `1.5h` (and numbers, e.g. Excel number cells); NaN otherwise.
+    A leading minus is read, so that negative minutes can be named as such."""
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype("float64")
+    return per_distinct(values, _minutes_of_distinct)
+
+
+def _spelled(table: dict[str, str]) -> Callable[[pd.Series], pd.Series]:
+    def look_up(text: pd.Series) -> pd.Series:
+        return spelling_key(text).map(table).astype(object).where(lambda s: s.notna(), None)
+
+    return look_up
+
+
+def parse_modes(values: pd.Series) -> pd.Series:
+    """`"phone"`, `"teams"` or `"written"` from any spelling in ``MODES``
+    (any case and spacing); None otherwise (blank included)."""
+    return per_distinct(values, _spelled(MODES))
+
+
+def parse_kinds(values: pd.Series) -> pd.Series:
+    """`"planned"` (also for blank), `"additional"` or `"ad hoc"` (`ad hoc`,
+    `ad-hoc`, `adhoc`), any case; None otherwise."""
+    return per_distinct(values, _spelled(KINDS))
+
+
+def parse_arms(values: pd.Series) -> pd.Series:
+    """`"ESSVR"` or `"usual care"`, from either in any case; None otherwise."""
+    return per_distinct(values, _spelled(ARMS))
+
+
+def normalise_mentors(values: pd.Series) -> pd.Series:
+    """Mentor codes stripped and upper case (`m3 ` is `M3`)."""
+    return per_distinct(values, lambda text: text.str.strip().str.upper())
+
+
+def _ot_list(text: str) -> str:
+    return ";".join(sorted(code for code in (part.strip().upper() for part in text.split(";")) if code))
+
+
+def _ot_lists_of_distinct(text: pd.Series) -> pd.Series:
+    return pd.Series([_ot_list(value) for value in text], index=text.index, dtype="str")
+
+
+def normalise_ot_lists(values: pd.Series) -> pd.Series:
+    """OT codes present, as `;`-joined, stripped, upper-case, sorted codes
+    (`ot2; OT1` is `OT1;OT2`); blank stays ``""``."""
+    return per_distinct(values, _ot_lists_of_distinct)
