@@ -63,6 +63,30 @@ REFERENCE = re.compile(r"@(?P<label>(?:fig|tbl)-[\w-]+)")
 KIND_NAMES = {"fig": "Figure", "tbl": "Table"}
 
 
+def front_matter(notebook: nbformat.NotebookNode) -> dict:
+    """The YAML front matter of the notebook's first raw cell (Quarto's title
+    and options), or {}."""
+    import yaml
+
+    first = notebook.cells[0] if notebook.cells else None
+    if first is None or first.cell_type != "raw" or not first.source.lstrip().startswith("---"):
+        return {}
+    return yaml.safe_load(first.source.strip().strip("-")) or {}
+
+
+def with_title(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Quarto shows the front matter's title and subtitle; without Quarto they
+    become the page's title and first heading."""
+    from nbformat.v4 import new_markdown_cell
+
+    matter = front_matter(notebook)
+    if "title" in matter:
+        notebook.metadata["title"] = matter["title"]
+        heading = f"# {matter['title']}" + (f"\n\n*{matter['subtitle']}*" if matter.get("subtitle") else "")
+        notebook.cells.insert(0, new_markdown_cell(heading))
+    return notebook
+
+
 def _markdown_texts(notebook: nbformat.NotebookNode):
     """Every piece of Markdown a reader sees, in order: markdown cells and the
     Markdown outputs of code cells; yields (container, key) to read or replace."""
@@ -149,8 +173,9 @@ def render_with_nbconvert(executed_report: Path, report_dir: Path) -> Rendered:
     from nbconvert import HTMLExporter
 
     notebook = resolve_cross_references(nbformat.read(executed_report, as_version=4), executed_report.parent)
+    with_title(notebook)
     exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True, embed_images=True)
+                            exclude_output_prompt=True, exclude_raw=True, embed_images=True)
     body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": "report"}})
     body = without_remote_scripts(body)
     target = report_dir / NBCONVERT_REPORT

@@ -153,7 +153,7 @@ def summary_paragraph(site_metrics: SiteMetrics, cleaning: dict, as_of: str, exp
         f"As of {long_date(as_of)}, {plural(len(table4), 'site')} had opened, with "
         f"{int(table4['ots'].sum())} OTs delivering the intervention to "
         f"{int(table4['essvr_participants'].sum())} ESSVR participants. "
-        f"Mentors recorded {cleaning['rows_read']} contacts; "
+        f"The mentoring log held {cleaning['rows_read']} rows; "
         f"{int(table4['total_minutes'].sum()):,} site-minutes of mentoring were given within the "
         f"sites' study windows, {format_value(phone_teams_share(table4), 1)}% of them by phone or "
         "Microsoft Teams.",
