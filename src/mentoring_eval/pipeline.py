@@ -133,6 +133,8 @@ def strip_run_metadata(notebook: nbformat.NotebookNode, root: Path) -> nbformat.
         if papermill.get(key):
             papermill[key] = _relative_to(Path(papermill[key]), root)
     for cell in notebook.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell["id"] = "injected-parameters"  # papermill gives it a random id
         cell.metadata.pop("execution", None)
         cell_papermill = cell.metadata.get("papermill")
         if cell_papermill is not None:
@@ -192,8 +194,9 @@ def execute_notebook(source: Path, target: Path, parameters: dict | None, root: 
         if error.ename == "InputError":
             raise InputError(error.evalue) from None
         raise StageFailed(stage, error.ename, error.evalue, failed) from None
-    notebook = strip_run_metadata(nbformat.read(scratch, as_version=4), root)
-    nbformat.write(notebook, scratch)
+    notebook = nbformat.read(scratch, as_version=4)
+    notebook.metadata.papermill["output_path"] = str(target)
+    nbformat.write(strip_run_metadata(notebook, root), scratch)
     os.replace(scratch, target)
 
 

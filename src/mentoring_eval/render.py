@@ -83,7 +83,7 @@ def with_title(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     if "title" in matter:
         notebook.metadata["title"] = matter["title"]
         heading = f"# {matter['title']}" + (f"\n\n*{matter['subtitle']}*" if matter.get("subtitle") else "")
-        notebook.cells.insert(0, new_markdown_cell(heading))
+        notebook.cells.insert(0, new_markdown_cell(heading, id="report-title"))
     return notebook
 
 

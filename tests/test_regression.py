@@ -1,0 +1,92 @@
+"""The regression suite has teeth, and runs are byte-for-byte deterministic."""
+
+import csv
+import re
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LOG = "mentoring_log.csv"
+
+
+def copy_project(target: Path) -> Path:
+    """What nbval needs to run the notebooks elsewhere: the notebooks, the
+    data, the project marker and the sanitiser (the package is installed)."""
+    for name in ("pyproject.toml", "_quarto.yml"):
+        shutil.copy(ROOT / name, target / name)
+    shutil.copytree(ROOT / "notebooks", target / "notebooks")
+    shutil.copytree(ROOT / "data" / "raw", target / "data" / "raw")
+    shutil.copytree(ROOT / "data" / "reference", target / "data" / "reference")
+    (target / "data" / "processed").mkdir()
+    (target / "tests").mkdir()
+    shutil.copy(ROOT / "tests" / "nbval_sanitize.cfg", target / "tests" / "nbval_sanitize.cfg")
+    return target
+
+
+def change_one_session(log: Path) -> int:
+    """Add five minutes to one single-site contact of mid-2019 (inside every
+    site's window, so it is counted); returns its line."""
+    text = log.read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(text.splitlines()))
+    for line, row in enumerate(rows[1:], start=2):
+        date, site, minutes = row[0], row[1], row[5]
+        if date.startswith("2019-06") and re.fullmatch(r"\s*(site\s*|s)?\d+\s*", site, re.I) and minutes.isdigit():
+            row[5] = str(int(minutes) + 5)
+            with open(log, "w", newline="", encoding="utf-8-sig") as handle:
+                csv.writer(handle, lineterminator="\n").writerows(rows)
+            return line
+    raise AssertionError("no plain single-site contact of June 2019 to change")
+
+
+def run_nbval(project: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "notebooks", "-q"],
+                          cwd=project, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_one_changed_raw_record_fails_the_regression_run_and_names_the_cell(tmp_path):
+    project = copy_project(tmp_path)
+    change_one_session(project / "data" / "raw" / LOG)
+    result = run_nbval(project)
+    report = result.stdout + result.stderr
+    assert result.returncode != 0, report[-3000:]
+    # Table 4 moved: the site-metrics notebook names the cell, and so do the figures and the report.
+    assert "02_site_metrics.ipynb::Cell" in report, report[-3000:]
+    failed = [line for line in report.splitlines() if line.startswith("FAILED")]
+    assert any("02_site_metrics.ipynb::Cell" in line for line in failed), failed
+    assert any("03_figures.ipynb::Cell" in line for line in failed), failed
+
+
+@pytest.mark.slow
+def test_the_unchanged_copy_passes_the_same_regression_run(tmp_path):
+    """The control: the copy itself, unchanged, passes (so the failure above is the change's)."""
+    result = run_nbval(copy_project(tmp_path))
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+
+
+def tree_digest(*folders: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(folder.parent)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for folder in folders for path in sorted(folder.rglob("*"))
+        if path.is_file() and not path.name.endswith(".log")
+    }
+
+
+@pytest.mark.slow
+def test_two_full_runs_give_byte_identical_outputs(tmp_path):
+    processed, report = tmp_path / "processed", tmp_path / "report"
+    command = [sys.executable, "-m", "mentoring_eval", "run", "--processed", str(processed),
+               "--report", str(report), "--renderer", "nbconvert", "--force"]
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+    first = tree_digest(processed, report)
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+    second = tree_digest(processed, report)
+    assert first == second, sorted(name for name in first if first[name] != second.get(name))
+    expected = {"processed/site_metrics.csv", "processed/contacts.parquet", "report/figures/dose_by_site.svg",
+                "report/notebooks/04_report.ipynb", "report/report.html"}
+    assert expected <= set(first)
