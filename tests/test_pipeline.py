@@ -8,7 +8,8 @@ import pytest
 
 from mentoring_eval import paths
 from mentoring_eval.pipeline import (
-    PUBLISHED_AS_OF, STAGES, RunSettings, raw_inputs_digest, stage_fingerprint, strip_run_metadata,
+    PUBLISHED_AS_OF, STAGES, RunSettings, StageFailed, execute_notebook, raw_inputs_digest, stage_fingerprint,
+    strip_run_metadata,
 )
 from mentoring_eval.errors import InputError
 
@@ -84,3 +85,29 @@ def test_every_stage_notebook_exists_with_a_parameters_cell():
 
 def test_published_cut_off_is_the_publications():
     assert PUBLISHED_AS_OF == date(2020, 4, 1)
+
+
+def notebook_raising(path: Path, statement: str) -> Path:
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(statement)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, path)
+    return path
+
+
+@pytest.mark.parametrize("statement, expected", [
+    ("raise ValueError('stage broke')", StageFailed),
+    ("from mentoring_eval.errors import InputError\nraise InputError('sites.csv: file not found')", InputError),
+])
+def test_a_failing_notebook_keeps_the_last_good_one_and_says_why(tmp_path, statement, expected):
+    source = notebook_raising(tmp_path / "stage.ipynb", statement)
+    target = tmp_path / "out" / "stage.ipynb"
+    target.parent.mkdir()
+    target.write_text("last good")
+    with pytest.raises(expected) as raised:
+        execute_notebook(source, target, None, tmp_path, "stage", tmp_path / "kernel.log")
+    assert target.read_text() == "last good"
+    if expected is StageFailed:
+        assert (raised.value.error_name, raised.value.error_value) == ("ValueError", "stage broke")
+        assert raised.value.notebook.exists()
+    else:
+        assert str(raised.value) == "sites.csv: file not found"
