@@ -291,3 +291,17 @@ def test_read_raw_inputs_gives_all_five_tables_and_the_log_file_name(tmp_path):
         {"date": "2019-03-14", "site": "Site 1", "mentor": "M1", "ots": "OT1", "mode": "phone", "minutes": "60",
          "kind": "planned", "source_line": 2}
     ]
+
+
+@pytest.mark.parametrize("rows", [1, 50_000], ids=["small", "larger than a parse block"])
+def test_line_breaks_inside_quoted_notes_are_read_as_one_record(tmp_path, rows):
+    """The fast parse must not stand when a note spans lines: every record
+    keeps its values, and the count of records is right."""
+    body = "".join(f'2019-03-14,Site 1,M1,OT1,phone,{n % 400 + 1},planned,"line one\nline two, {n}"\n'
+                   for n in range(rows))
+    path = tmp_path / "mentoring_log.csv"
+    path.write_text(LOG_HEADER + "\n" + body)
+    log = inputs.read_log(path)
+    assert len(log) == rows
+    assert log["minutes"].astype(str).tolist()[-1] == str((rows - 1) % 400 + 1)
+    assert set(log["mode"].astype(str)) == {"phone"}

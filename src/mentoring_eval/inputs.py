@@ -108,6 +108,30 @@ def _csv_header(path: Path) -> list[str]:
     return next(csv.reader([text]))
 
 
+def _parse_csv(path: Path, convert: pacsv.ConvertOptions) -> pa.Table:
+    """Parse ``path``; blank lines are kept as (blank) records so that line
+    numbers stay true.
+
+    Notes typed in Excel may hold line breaks inside quotes, which pyarrow
+    reads correctly only in its slower serial mode (its parallel mode splits
+    blocks at line breaks). So the fast mode goes first, and its result stands
+    only when every line is exactly one record (records + header = lines);
+    otherwise the file is read again in the safe mode.
+    """
+    data = path.read_bytes()
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    try:
+        fast = pacsv.read_csv(pa.BufferReader(data), parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
+                              convert_options=convert)
+        if fast.num_rows + 1 == lines:
+            return fast
+    except pa.ArrowInvalid:
+        pass  # perhaps a line break inside quotes: the safe mode decides
+    return pacsv.read_csv(pa.BufferReader(data),
+                          parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+                          convert_options=convert)
+
+
 def read_csv_table(path: Path, required: Sequence[str], text_type: pa.DataType = pa.string()) -> pd.DataFrame:
     """The ``required`` columns of the CSV file at ``path`` as text (other
     columns are not read), named in lower case, plus ``source_line``.
@@ -120,19 +144,14 @@ def read_csv_table(path: Path, required: Sequence[str], text_type: pa.DataType =
     header = _csv_header(path)
     positions = _match_columns(path.name, header, required)
     names = [header[position] for position in positions]
+    convert = pacsv.ConvertOptions(
+        include_columns=names,
+        column_types={name: text_type for name in names},
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
     try:
-        table = pacsv.read_csv(
-            path,
-            # Notes typed in Excel may hold line breaks inside quotes; blank
-            # lines are kept as (blank) records so that line numbers stay true.
-            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(
-                include_columns=names,
-                column_types={name: text_type for name in names},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
+        table = _parse_csv(path, convert)
     except pa.ArrowInvalid as error:
         if "UTF8" in str(error):
             raise _not_utf8_error(path) from None
