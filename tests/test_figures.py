@@ -31,6 +31,8 @@ then look at the new PNGs in ``tests/baseline_figures/`` before committing them.
 
 from __future__ import annotations
 
+import warnings
+
 import os
 from itertools import combinations
 from pathlib import Path
@@ -507,3 +509,30 @@ def test_tolerance_catches_one_emptied_heatmap_cell(monthly_minutes, ot_departur
     moved.loc[moved["minutes"].idxmax(), "minutes"] = 0
     png = render_png(figures.monthly_heatmap(moved, ot_departures), tmp_path)
     assert compare_with_baseline(png, "monthly_heatmap") is not None
+
+
+def test_every_chart_draws_a_trial_with_no_mentoring_yet():
+    """Early in a live trial every site can have zero minutes (shares NA): the
+    charts say so rather than fail."""
+    sites = [1, 2, 3]
+    site_metrics = pd.DataFrame({
+        "site": sites, "months_in_study": [2, 1, 1], "total_minutes": [0, 0, 0],
+        "pct_phone_teams": pd.array([pd.NA] * 3, dtype="Float64"), "essvr_participants": [0, 1, 0], "ots": [2, 2, 1],
+        "minutes_per_month": pd.array([0, 0, 0], dtype="Int64"), "participants_per_ot": pd.array([0, 0, 0], dtype="Int64"),
+        "phone_minutes": [0, 0, 0], "teams_minutes": [0, 0, 0], "written_minutes": [0, 0, 0],
+        "dose_band": ["below"] * 3,
+    })
+    profile = pd.DataFrame({"site": sites, "mean_competency": pd.array([70.0, pd.NA, 65.0], dtype="Float64"),
+                            "low_competency": [False, False, False], "leavers": [0, 0, 0], "replaced": [0, 0, 0],
+                            "unreplaced": [0, 0, 0], "turnover": [False, False, False]})
+    monthly = pd.DataFrame({"site": [1, 1, 2, 3], "month": ["2020-01", "2020-02", "2020-02", "2020-02"],
+                            "minutes": [0.0, 0.0, 0.0, 0.0]})
+    departures = pd.DataFrame({"ot_id": pd.Series([], dtype=str), "site": pd.Series([], dtype="int64"),
+                               "left_on": pd.Series([], dtype="datetime64[ns]"), "month": pd.Series([], dtype=str),
+                               "leave_reason": pd.Series([], dtype=str), "replaced": pd.Series([], dtype=bool)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a collapsed layout warns: that is a broken chart
+        charts = figures.all_charts(site_metrics, monthly, profile, departures)
+    assert [chart.name for chart in charts] == ["dose_by_site", "dose_vs_competency", "dose_by_turnover",
+                                                "monthly_heatmap", "mode_by_site"]
+    assert "no mentoring recorded" in charts[-1].title and "No site has mentoring" in charts[-1].alt_text

@@ -35,9 +35,16 @@ def _positive_minutes(text: str) -> int:
     return int(text)
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """Bad arguments are bad input: one line on standard error, exit status 2."""
+
+    def error(self, message: str) -> None:
+        self.exit(EXIT_BAD_INPUT, f"error: {self.prog}: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m mentoring_eval", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = OneLineErrors(prog="python -m mentoring_eval", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineErrors)
     run = commands.add_parser("run", help="clean, compute, draw and render the report")
     run.add_argument("--raw", metavar="DIR", help="raw records folder (default: data/raw)")
     run.add_argument("--processed", metavar="DIR", help="stage outputs folder (default: data/processed)")

@@ -806,6 +806,8 @@ def monthly_heatmap(monthly_minutes: pd.DataFrame, ot_departures: pd.DataFrame) 
     marker_pt = float(np.clip(0.75 * cell_pt, 4.0, 8.0))
     for replaced, style in DEPARTURE_STYLE.items():
         marked = departures[departures["replaced"] == replaced]
+        if marked.empty:
+            continue  # an empty unclipped line upsets the layout (its extent is undefined)
         # not clipped: a marker in the first or last row stays whole
         ax.plot(marked["column"] + marked["shift"], marked["row"], linestyle="none", markersize=marker_pt,
                 zorder=3, clip_on=False, **style)
@@ -865,8 +867,10 @@ def mode_by_site(site_metrics: pd.DataFrame) -> Chart:
     written contact, stacked, sites ordered by total."""
     _require_columns(site_metrics, MODE_COLUMNS, "site_metrics")
     sites = _order_by(site_metrics[list(MODE_COLUMNS)], "total_minutes")
-    pct_low, pct_high = sites["pct_phone_teams"].min(), sites["pct_phone_teams"].max()
-    title = f"Mentoring by mode: {_fmt_number(pct_low)}–{_fmt_number(pct_high)}% of each site's minutes by phone or Teams"
+    shares = sites["pct_phone_teams"].dropna()  # NA where a site has no minutes yet
+    share_range = f"{_fmt_number(shares.min())}–{_fmt_number(shares.max())}%" if len(shares) else None
+    title = (f"Mentoring by mode: {share_range} of each site's minutes by phone or Teams" if share_range
+             else "Mentoring by mode: no mentoring recorded in the study windows yet")
 
     figure, ax, rows, outline = _site_bars_axes(sites["site"].tolist())
     left = np.zeros(len(sites))
@@ -879,19 +883,23 @@ def mode_by_site(site_metrics: pd.DataFrame) -> Chart:
         for row, total in zip(rows, sites["total_minutes"]):
             ax.annotate(f"{total:,.0f}", (total, row), xytext=(3, 0), textcoords="offset points",
                         va="center", fontsize=FONT_SIZE_PT)
-    ax.set_xlim(0, float(sites["total_minutes"].max()) * 1.1)
+    ax.set_xlim(0, max(float(sites["total_minutes"].max()), 1.0) * 1.1)
     ax.xaxis.set_major_formatter("{x:,.0f}")
     _style_axes(ax, title, "Mentoring in the study (total minutes)", "Site")
     _legend_below(figure, [_legend_patch(style) for style in MODE_STYLE.values()])
     _freeze_layout(figure)
 
-    most_written, _ = _most_and_least(sites.assign(share=100 - sites["pct_phone_teams"]), "share")
     alt_text = (
         f"Stacked horizontal bar chart of total mentoring minutes by mode (phone, Microsoft Teams, written) for "
         f"{len(sites)} sites, ordered from most to least. {_extremes_sentence(sites, 'total_minutes', 'minutes')} "
-        f"Phone or Teams gave {_fmt_number(pct_low)}–{_fmt_number(pct_high)}% of each site's minutes; "
-        f"the largest written share was at site {int(most_written['site'])} ({_fmt_number(most_written['share'])}%)."
     )
+    if share_range:
+        with_shares = sites.dropna(subset=["pct_phone_teams"])
+        most_written, _ = _most_and_least(with_shares.assign(share=100 - with_shares["pct_phone_teams"]), "share")
+        alt_text += (f"Phone or Teams gave {share_range} of each site's minutes; the largest written share was at "
+                     f"site {int(most_written['site'])} ({_fmt_number(most_written['share'])}%).")
+    else:
+        alt_text += "No site has mentoring recorded in its study window yet."
     caption = (
         "Total minutes of mentoring credited to each site, split by mode: phone, Microsoft Teams and written "
         "(email or SMS, hatched). Numbers: total minutes. Joint sessions credit each site in full, so totals "

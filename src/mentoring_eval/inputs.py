@@ -15,6 +15,7 @@ out as the file is parsed: it is never part of any table.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import re
@@ -108,6 +109,18 @@ def _csv_header(path: Path) -> list[str]:
     return next(csv.reader([text]))
 
 
+def _require_utf8(path: Path, data: bytes, block: int = 1 << 24) -> None:
+    """The whole file must be UTF-8, the columns not read (the notes) too:
+    pyarrow checks only the columns it converts. Decoded in blocks so that a
+    large log is never held twice as text."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for start in range(0, len(data), block):
+            decoder.decode(data[start:start + block], final=start + block >= len(data))
+    except UnicodeDecodeError:
+        raise _not_utf8_error(path) from None
+
+
 def _parse_csv(path: Path, convert: pacsv.ConvertOptions) -> pa.Table:
     """Parse ``path``; blank lines are kept as (blank) records so that line
     numbers stay true.
@@ -119,6 +132,7 @@ def _parse_csv(path: Path, convert: pacsv.ConvertOptions) -> pa.Table:
     otherwise the file is read again in the safe mode.
     """
     data = path.read_bytes()
+    _require_utf8(path, data)
     lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
     try:
         fast = pacsv.read_csv(pa.BufferReader(data), parse_options=pacsv.ParseOptions(ignore_empty_lines=False),

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -189,10 +190,11 @@ def execute_notebook(source: Path, target: Path, parameters: dict | None, root: 
             papermill.execute_notebook(str(source), str(scratch), parameters=parameters or None,
                                        cwd=str(source.parent), progress_bar=False, log_output=False)
     except papermill.PapermillExecutionError as error:
+        if error.ename == "InputError":  # the user's input: the one-line message says it all
+            scratch.unlink(missing_ok=True)
+            raise InputError(error.evalue) from None
         failed = target.with_name(f"{target.stem}.failed.ipynb")
         os.replace(scratch, failed)
-        if error.ename == "InputError":
-            raise InputError(error.evalue) from None
         raise StageFailed(stage, error.ename, error.evalue, failed) from None
     notebook = nbformat.read(scratch, as_version=4)
     notebook.metadata.papermill["output_path"] = str(target)
@@ -223,13 +225,7 @@ def executed_notebook_path(settings: RunSettings, stage: Stage) -> Path:
 def run_stages(settings: RunSettings, force: bool = False, say: Callable[[str], None] = print) -> tuple[list[Path], str]:
     """Run (or skip) every stage in order; returns the executed notebooks and
     the last stage's fingerprint."""
-    for folder in (settings.paths.processed, settings.paths.report):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise InputError(f"{folder}: cannot create the output folder ({error.strerror})") from None
-        if not os.access(folder, os.W_OK):
-            raise InputError(f"{folder}: output folder is not writable")
+    prepare_output_folders(settings)
     state_path = settings.paths.report / STATE_FILE
     state = {} if force else _read_state(state_path)
     code = package_code_digest()
@@ -257,9 +253,63 @@ def run_stages(settings: RunSettings, force: bool = False, say: Callable[[str], 
     return executed, upstream
 
 
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # a file system without hard links
+        shutil.copy2(source, target)
+
+
+@contextlib.contextmanager
+def all_or_nothing(folders: list[Path]) -> Iterator[None]:
+    """A run changes its output folders only if the whole run succeeds.
+
+    Each folder is snapshotted beside itself with hard links, which is
+    instant: every writer of the pipeline replaces a file (write, then
+    rename) rather than rewriting it, so a link keeps the old bytes. When
+    the run fails, the folder is put back as it was, keeping only the failed
+    notebooks written for inspection.
+    """
+    outermost = [f for f in folders if not any(o != f and o in f.parents for o in folders)]
+    snapshots = {folder: folder.with_name(f".{folder.name}.last-good") for folder in dict.fromkeys(outermost)}
+    for folder, snapshot in snapshots.items():
+        shutil.rmtree(snapshot, ignore_errors=True)
+        shutil.copytree(folder, snapshot, copy_function=_link_or_copy)
+    try:
+        yield
+    except BaseException:
+        for folder, snapshot in snapshots.items():
+            for failed in folder.rglob("*.failed.ipynb"):
+                kept = snapshot / failed.relative_to(folder)
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(failed, kept)
+            shutil.rmtree(folder)
+            os.replace(snapshot, folder)
+        raise
+    for snapshot in snapshots.values():
+        shutil.rmtree(snapshot)
+
+
+def prepare_output_folders(settings: RunSettings) -> None:
+    for folder in (settings.paths.processed, settings.paths.report):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise InputError(f"{folder}: cannot create the output folder ({error.strerror})") from None
+        if not os.access(folder, os.W_OK):
+            raise InputError(f"{folder}: output folder is not writable")
+
+
 def run_pipeline(settings: RunSettings, renderer: str = "auto", force: bool = False,
                  say: Callable[[str], None] = print) -> Rendered:
-    """Every stage, then the render, each skipped when nothing it depends on changed."""
+    """Every stage, then the render, each skipped when nothing it depends on
+    changed; all or nothing: a failure leaves the last good outputs as they were."""
+    prepare_output_folders(settings)
+    with all_or_nothing([settings.paths.processed, settings.paths.report]):
+        return _run_and_render(settings, renderer, force, say)
+
+
+def _run_and_render(settings: RunSettings, renderer: str, force: bool, say: Callable[[str], None]) -> Rendered:
     executed, report_fingerprint = run_stages(settings, force, say)
     chosen, why = choose_renderer(renderer)
     state_path = settings.paths.report / STATE_FILE

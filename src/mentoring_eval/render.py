@@ -198,6 +198,14 @@ def render_with_quarto(executed_report: Path, report_dir: Path, project_root: Pa
         relative = executed_report.relative_to(report_dir)
         commands = [[quarto, "render", str(relative), "--to", fmt] for fmt in ("html", "typst")]
         cwd, output_dir = report_dir, executed_report.parent
+    # Start from nothing: Quarto then writes new files rather than rewriting old
+    # ones, which the run's last-good snapshot (hard links) relies on.
+    for stale in [output_dir] if output_dir.name == QUARTO_OUTPUT else \
+            [executed_report.with_suffix(suffix) for suffix in (".html", ".pdf")]:
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        else:
+            stale.unlink(missing_ok=True)
     for command in commands:
         completed = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
         if completed.returncode != 0:
