@@ -536,3 +536,17 @@ def test_every_chart_draws_a_trial_with_no_mentoring_yet():
     assert [chart.name for chart in charts] == ["dose_by_site", "dose_vs_competency", "dose_by_turnover",
                                                 "monthly_heatmap", "mode_by_site"]
     assert "no mentoring recorded" in charts[-1].title and "No site has mentoring" in charts[-1].alt_text
+
+
+def test_strip_offsets_stay_inside_their_group_however_many_sites_share_a_value():
+    offsets = figures.strip_offsets([60.0] * 150, close=5.0)
+    assert np.abs(offsets).max() <= 0.34 + 1e-12
+    assert len(np.unique(offsets)) == 150  # still side by side, none on top of another
+
+
+def test_labelled_sites_numbers_every_site_of_a_small_trial_and_the_extremes_of_a_large_one():
+    few = pd.DataFrame({"site": range(16), "minutes_per_month": range(16)})
+    assert figures.labelled_sites(few, "minutes_per_month").all()
+    many = pd.DataFrame({"site": range(200), "minutes_per_month": range(200)})
+    shown = figures.labelled_sites(many, "minutes_per_month")
+    assert shown.sum() == 20 and shown[:10].all() and shown[-10:].all()

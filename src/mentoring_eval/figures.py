@@ -567,9 +567,10 @@ def dose_vs_competency(site_metrics: pd.DataFrame, site_profile: pd.DataFrame, e
                       markeredgewidth=0.5, **style) for _, style in reversed(groups)]
     _legend_below(figure, [*handles, _expected_handle(expected_minutes)])
     _freeze_layout(figure)
+    shown = labelled_sites(sites, "minutes_per_month")
     place_point_labels(
-        ax, sites["mean_competency"].tolist(), sites["minutes_per_month"].tolist(),
-        [str(int(site)) for site in sites["site"]], marker_size_pt=_POINT_SIZE_PT, avoid=expected_line,
+        ax, sites.loc[shown, "mean_competency"].tolist(), sites.loc[shown, "minutes_per_month"].tolist(),
+        [str(int(site)) for site in sites.loc[shown, "site"]], marker_size_pt=_POINT_SIZE_PT, avoid=expected_line,
     )
 
     top, bottom = _most_and_least(sites, "minutes_per_month")
@@ -592,7 +593,7 @@ def dose_vs_competency(site_metrics: pd.DataFrame, site_profile: pd.DataFrame, e
         "Mean minutes of mentoring per month against the mean written competency score of the site's OTs. "
         "Triangles: sites with low competency scores; circles: the others. Numbers are site numbers. "
         f"Dashed line: the expected {_fmt_number(expected_minutes)} minutes a month. "
-        "Across so few sites these are associations, not effects."
+        "Across so few sites these are associations, not effects." + _labelled_note(shown)
     )
     return Chart("dose_vs_competency", title, figure, alt_text, caption)
 
@@ -630,11 +631,13 @@ def turnover_group(site_profile: pd.DataFrame) -> pd.Series:
     return pd.Series(group, index=site_profile.index, name="group")
 
 
-def strip_offsets(values: Sequence[float], *, close: float, width: float = 0.13) -> np.ndarray:
+def strip_offsets(values: Sequence[float], *, close: float, width: float = 0.13,
+                  max_offset: float = 0.34) -> np.ndarray:
     """Horizontal offsets that spread points with close values side by side
     (0, +w, −w, +2w, …) instead of random jitter, so the figure is the same
     every time. ``values`` closer than ``close`` to their neighbour share a
-    cluster."""
+    cluster. The spread is squeezed to stay within ``max_offset`` of the
+    group's centre, however many sites share a cluster."""
     values = np.asarray(values, dtype=float)
     offsets = np.zeros(len(values))
     order = np.argsort(values, kind="mergesort")
@@ -646,7 +649,23 @@ def strip_offsets(values: Sequence[float], *, close: float, width: float = 0.13)
             position_in_cluster = 0
         step = (position_in_cluster + 1) // 2
         offsets[i] = width * step * (1 if position_in_cluster % 2 else -1)
-    return offsets
+    widest = np.abs(offsets).max(initial=0.0)
+    return offsets * (max_offset / widest) if widest > max_offset else offsets
+
+
+def labelled_sites(sites: pd.DataFrame, column: str, most: int = MAX_SITE_LABELS) -> pd.Series:
+    """Which points to number: all of them when there are few; otherwise the
+    ``most`` // 2 sites with the highest and lowest ``column``, since 200
+    numbers on one chart can only pile up."""
+    if len(sites) <= most:
+        return pd.Series(True, index=sites.index)
+    ranked = sites.sort_values([column, "site"], kind="stable").index
+    return pd.Series(sites.index.isin(ranked[: most // 4].append(ranked[-(most // 4):])), index=sites.index)
+
+
+def _labelled_note(shown: pd.Series) -> str:
+    return "" if shown.all() else (f" Only the {int(shown.sum())} sites with the most and least mentoring are "
+                                   f"numbered, of {len(shown)}.")
 
 
 @styled
@@ -693,8 +712,10 @@ def dose_by_turnover(site_metrics: pd.DataFrame, site_profile: pd.DataFrame, exp
     mean_handle = Line2D([], [], color="black", linewidth=2.2, label="Group mean")
     _legend_below(figure, [mean_handle, _expected_handle(expected_minutes)])
     _freeze_layout(figure)
+    shown = labelled_sites(sites, "minutes_per_month")
     place_point_labels(
-        ax, sites["x"].tolist(), sites["minutes_per_month"].tolist(), [str(int(site)) for site in sites["site"]],
+        ax, sites.loc[shown, "x"].tolist(), sites.loc[shown, "minutes_per_month"].tolist(),
+        [str(int(site)) for site in sites.loc[shown, "site"]],
         marker_size_pt=_POINT_SIZE_PT, avoid=[*expected_line, *mean_marks],
     )
 
@@ -708,6 +729,7 @@ def dose_by_turnover(site_metrics: pd.DataFrame, site_profile: pd.DataFrame, exp
         "Mean minutes of mentoring per month at each site (points, numbered by site), grouped by whether any OT "
         "left during the study and whether every leaver was replaced. Black bars: group means. "
         f"Dashed line: the expected {_fmt_number(expected_minutes)} minutes a month. Associations, not effects."
+        + _labelled_note(shown)
     )
     return Chart("dose_by_turnover", title, figure, alt_text, caption)
 

@@ -15,7 +15,6 @@ out as the file is parsed: it is never part of any table.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import datetime as dt
 import re
@@ -109,15 +108,14 @@ def _csv_header(path: Path) -> list[str]:
     return next(csv.reader([text]))
 
 
-def _require_utf8(path: Path, data: bytes, block: int = 1 << 24) -> None:
+def _require_utf8(path: Path, data: bytes) -> None:
     """The whole file must be UTF-8, the columns not read (the notes) too:
-    pyarrow checks only the columns it converts. Decoded in blocks so that a
-    large log is never held twice as text."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
+    pyarrow checks only the columns it converts. Arrow validates the bytes in
+    place, without decoding them into a second copy."""
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
     try:
-        for start in range(0, len(data), block):
-            decoder.decode(data[start:start + block], final=start + block >= len(data))
-    except UnicodeDecodeError:
+        pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)]).cast(pa.large_string())
+    except pa.ArrowInvalid:
         raise _not_utf8_error(path) from None
 
 

@@ -151,9 +151,9 @@ def summary_paragraph(site_metrics: SiteMetrics, cleaning: dict, as_of: str, exp
     verdict = reproduction_sentence(site_metrics)
     lines = [
         f"As of {long_date(as_of)}, {plural(len(table4), 'site')} had opened, with "
-        f"{int(table4['ots'].sum())} OTs delivering the intervention to "
-        f"{int(table4['essvr_participants'].sum())} ESSVR participants. "
-        f"The mentoring log held {cleaning['rows_read']} rows; "
+        f"{int(table4['ots'].sum()):,} OTs delivering the intervention to "
+        f"{int(table4['essvr_participants'].sum()):,} ESSVR participants. "
+        f"The mentoring log held {cleaning['rows_read']:,} rows; "
         f"{int(table4['total_minutes'].sum()):,} site-minutes of mentoring were given within the "
         f"sites' study windows, {format_value(phone_teams_share(table4), 1)}% of them by phone or "
         "Microsoft Teams.",
@@ -249,10 +249,10 @@ def mode_sentence(table4: pd.DataFrame) -> str:
 
 def cleaning_sentence(cleaning: dict) -> str:
     balanced = cleaning["rows_read"] == cleaning["rows_clean"] + cleaning["rows_quarantined"] + cleaning["duplicates_removed"]
-    return (f"{cleaning['rows_read']} rows were read from {cleaning['source_file']}: {cleaning['rows_clean']} clean, "
-            f"{cleaning['rows_quarantined']} quarantined and {cleaning['duplicates_removed']} duplicates removed "
+    return (f"{cleaning['rows_read']:,} rows were read from {cleaning['source_file']}: {cleaning['rows_clean']:,} clean, "
+            f"{cleaning['rows_quarantined']:,} quarantined and {cleaning['duplicates_removed']:,} duplicates removed "
             f"({'every row is accounted for' if balanced else 'ROWS ARE UNACCOUNTED FOR'}). Joint sessions give "
-            f"{cleaning['contacts']} site credits, of which {cleaning['out_of_window']} fall outside their "
+            f"{cleaning['contacts']:,} site credits, of which {cleaning['out_of_window']:,} fall outside their "
             "site's study window and are not counted.")
 
 

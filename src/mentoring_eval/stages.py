@@ -51,14 +51,19 @@ FILE_NAMES = {
 }
 DATE_COLUMNS = {"departures": ["left_on"]}
 CLEAN_TABLES = ("contacts", "sites", "participants", "ots", "competency")
+# The contacts columns the metrics use: a national log has a million rows, and
+# the text columns (mentor, OTs, source file) would only be read to be dropped.
+METRICS_CONTACT_COLUMNS = ["date", "site", "mode", "minutes", "in_window", "window_flag"]
 
 
 def read_clean_tables(processed_dir: Path) -> dict[str, pd.DataFrame]:
-    """The clean stage's tables, by name."""
+    """The clean stage's tables, by name (contacts: the columns the metrics use)."""
     missing = [name for name in CLEAN_TABLES if not (processed_dir / f"{name}.parquet").exists()]
     if missing:
         raise InputError(f"{processed_dir}: {missing[0]}.parquet not found; run the clean stage first")
-    return {name: pd.read_parquet(processed_dir / f"{name}.parquet") for name in CLEAN_TABLES}
+    return {name: pd.read_parquet(processed_dir / f"{name}.parquet",
+                                  columns=METRICS_CONTACT_COLUMNS if name == "contacts" else None)
+            for name in CLEAN_TABLES}
 
 
 def compute_site_metrics(clean: dict[str, pd.DataFrame], as_of: str, expected_minutes: int,
