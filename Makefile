@@ -15,8 +15,9 @@ report: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# JupyterLab refuses to run as root unless told (containers often are root).
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
 
 # Re-execute the notebooks in place after an intended change: `git diff`
 # then shows exactly which outputs moved.
