@@ -422,13 +422,6 @@ def test_notebook_output_is_svg_with_alt_text_as_plain_text(charts):
     assert bundle == DisplayFormatter().format(figures.svg_for_notebook(chart))[0]
 
 
-def test_markdown_figure_carries_alt_text(charts):
-    chart = charts["dose_by_site"]
-    markdown = figures.markdown_figure(chart, "figures/dose_by_site.svg")
-    assert markdown.startswith(f"![{chart.caption}](figures/dose_by_site.svg){{#fig-dose-by-site")
-    assert f'fig-alt="{chart.alt_text}"' in markdown
-
-
 # --------------------------------------------------------------------------- image regression
 
 

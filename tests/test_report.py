@@ -229,3 +229,13 @@ def test_a_users_own_trial_gets_its_own_correct_table4(own_trial, tmp_path):
     page = page_text(tmp_path / "r")
     assert "the user's own" in page and "nothing to reproduce" in page
     assert "The records behind this report are synthetic." not in page
+
+
+def test_figure_markdown_carries_caption_label_and_alt_text_for_quarto():
+    from mentoring_eval import report
+
+    index = {"dose_by_site": {"caption": "Minutes by site", "alt_text": 'Bar chart; site 7 "highest"', "title": "t"}}
+    markdown = report.figure_markdown("dose_by_site", "dose", index)
+    assert markdown == ("![Minutes by site](../figures/dose_by_site.svg)"
+                        "{#fig-dose fig-alt=\"Bar chart; site 7 'highest'\"}")
+    assert render.FIGURE_DEFINITION.fullmatch(markdown)["alt"] == "Bar chart; site 7 'highest'"

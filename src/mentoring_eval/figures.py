@@ -1022,9 +1022,3 @@ def svg_for_notebook(chart: Chart) -> NotebookSVG:
     svg = chart_to_svg(chart)
     return NotebookSVG(svg[svg.index("<svg"):], chart.alt_text)
 
-
-def markdown_figure(chart: Chart, image_path: str) -> str:
-    """A Quarto/Pandoc Markdown figure for the chart: caption, label and the
-    alt text as ``fig-alt``."""
-    alt = chart.alt_text.replace("\\", "\\\\").replace('"', '\\"')
-    return f'![{chart.caption}]({image_path}){{#fig-{chart.name.replace("_", "-")} fig-alt="{alt}"}}'

@@ -75,9 +75,9 @@ def compute_site_metrics(clean: dict[str, pd.DataFrame], as_of: str, expected_mi
     monthly = metrics.monthly_minutes(clean["contacts"], clean["sites"], as_of)
     profile = metrics.site_profile(clean["sites"], clean["ots"], clean["competency"], as_of)
     departures = metrics.ot_departures(clean["ots"], clean["sites"], as_of)
-    if reference_table is None:
-        comparison, claims = pd.DataFrame(columns=["site", "column", "computed", "published", "match"]), \
-            pd.DataFrame(columns=["claim", "published", "computed", "agrees", "note"])
+    if reference_table is None:  # a user's own trial, or an interim cut-off: nothing to reproduce
+        comparison = pd.DataFrame(columns=["site", "column", "computed", "published", "match"])
+        claims = pd.DataFrame(columns=["claim", "published", "computed", "agrees", "note"])
     else:
         published = reproduction.load_published_table4(reference_table)
         facts = reproduction.load_published_facts(reference_table.parent / FACTS_FILE)
