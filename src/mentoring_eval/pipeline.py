@@ -224,8 +224,8 @@ def executed_notebook_path(settings: RunSettings, stage: Stage) -> Path:
 
 def run_stages(settings: RunSettings, force: bool = False, say: Callable[[str], None] = print) -> tuple[list[Path], str]:
     """Run (or skip) every stage in order; returns the executed notebooks and
-    the last stage's fingerprint."""
-    prepare_output_folders(settings)
+    the last stage's fingerprint. The output folders must exist
+    (:func:`prepare_output_folders`)."""
     state_path = settings.paths.report / STATE_FILE
     state = {} if force else _read_state(state_path)
     code = package_code_digest()
