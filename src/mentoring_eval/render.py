@@ -16,7 +16,6 @@ import subprocess
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported where used: importing it costs a second, and a no-change rerun needs none
@@ -211,7 +210,8 @@ def render_with_quarto(executed_report: Path, report_dir: Path, project_root: Pa
         if completed.returncode != 0:
             last_lines = "\n".join(completed.stderr.strip().splitlines()[-15:])
             raise RenderError(f"quarto failed ({' '.join(command[1:])}):\n{last_lines}")
-    outputs = sorted(output_dir.glob("*.html")) + sorted(output_dir.glob("*.pdf"))
+    # The manuscript's article is its index.html; the Typst PDF may sit in a subfolder.
+    outputs = sorted(output_dir.glob("*.html")) + sorted(output_dir.rglob("*.pdf"))
     return Rendered("quarto", tuple(outputs))
 
 
