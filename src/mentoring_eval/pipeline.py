@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # imported where used: importing it costs a second, and a no-
 
 from mentoring_eval.errors import InputError
 from mentoring_eval.paths import ProjectPaths
-from mentoring_eval.provenance import sha256_of_file
+from mentoring_eval.provenance import input_files, sha256_of_file
 from mentoring_eval.render import Rendered, choose_renderer, render
 
 PUBLISHED_AS_OF = date(2020, 4, 1)  # the cut-off of the published Table 4
@@ -108,7 +108,7 @@ def raw_inputs_digest(raw_dir: Path) -> str:
     if not raw_dir.is_dir():
         raise InputError(f"{raw_dir}: raw records folder not found")
     digest = hashlib.sha256()
-    for path in sorted(p for p in raw_dir.iterdir() if p.is_file() and not p.name.startswith(".")):
+    for path in input_files(raw_dir):
         digest.update(path.name.encode())
         digest.update(sha256_of_file(path).encode())
     return digest.hexdigest()

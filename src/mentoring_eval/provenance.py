@@ -24,11 +24,17 @@ def sha256_of_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def input_files(folder: Path) -> list[Path]:
+    """The files of a raw records folder that count as inputs (hidden ones do
+    not), in name order: what the runner fingerprints and the report lists."""
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith("."))
+
+
 def input_file_hashes(folder: Path) -> pd.DataFrame:
     """SHA-256 of every file directly in ``folder``, by name."""
     import pandas as pd  # here, not at the top: the runner uses this module on its fast path
 
-    files = sorted(p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith("."))
+    files = input_files(folder)
     return pd.DataFrame(
         {"file": [p.name for p in files], "bytes": [p.stat().st_size for p in files],
          "sha256": [sha256_of_file(p) for p in files]}
