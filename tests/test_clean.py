@@ -263,15 +263,28 @@ def test_contacts_follow_the_table_contract():
     contacts = cleaned(spelled).contacts
     assert list(contacts.columns) == list(CONTACT_COLUMNS)
     assert contacts.dtypes.astype(str).to_dict() == {
-        "source_file": "str", "source_line": "int64", "date": "datetime64[ns]", "site": "int64",
-        "joint": "bool", "mentor": "str", "ots": "str", "mode": "str", "minutes": "float64",
-        "kind": "str", "in_window": "bool", "window_flag": "str",
+        "source_file": "category", "source_line": "int64", "date": "datetime64[ns]", "site": "int64",
+        "joint": "bool", "mentor": "category", "ots": "category", "mode": "category", "minutes": "float64",
+        "kind": "category", "in_window": "bool", "window_flag": "category",
     }
     assert contacts.iloc[0].to_dict() == {
         "source_file": LOG_FILE, "source_line": 2, "date": pd.Timestamp("2019-06-10"), "site": 1,
         "joint": False, "mentor": "M2", "ots": "OT1;OT2", "mode": "teams", "minutes": 90.0,
         "kind": "ad hoc", "in_window": True, "window_flag": "",
     }
+
+
+def test_text_columns_are_categorical_with_the_values_used_in_sorted_order():
+    contacts = cleaned(
+        {"mode": "Teams", "mentor": "m3"},
+        {"mode": "phone"},
+        {"mode": "letter", "mentor": "M9"},  # quarantined: neither its mode nor its mentor is a category
+        {"date": "2017-01-01"},  # before opening
+    ).contacts
+    assert contacts["mode"].cat.categories.tolist() == ["phone", "teams"]
+    assert contacts["mentor"].cat.categories.tolist() == ["M1", "M3"]
+    assert contacts["window_flag"].cat.categories.tolist() == ["", "before opening"]
+    assert contacts["source_file"].cat.categories.tolist() == [LOG_FILE]
 
 
 def test_contacts_are_sorted_by_date_source_line_and_site():

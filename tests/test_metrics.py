@@ -161,6 +161,17 @@ def test_table4_reproduces_the_published_table_from_minimal_records():
     )
 
 
+def test_contacts_with_categorical_text_as_the_clean_stage_writes_them_give_the_same_metrics():
+    records = records_reproducing(published_table4())
+    text = ["source_file", "mentor", "ots", "mode", "kind", "window_flag"]
+    as_written = {**records, "contacts": records["contacts"].astype({column: "category" for column in text})}
+    pd.testing.assert_frame_equal(table4(**as_written, as_of=AS_OF), table4(**records, as_of=AS_OF))
+    pd.testing.assert_frame_equal(
+        monthly_minutes(as_written["contacts"], records["sites"], AS_OF),
+        monthly_minutes(records["contacts"], records["sites"], AS_OF),
+    )
+
+
 def test_table4_columns_and_types():
     published = published_table4()
     computed = table4(**records_reproducing(published), as_of=AS_OF)

@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from mentoring_eval import normalise
 from mentoring_eval.errors import InputError
@@ -45,7 +44,6 @@ CONTACT_COLUMNS = (
     "mode", "minutes", "kind", "in_window", "window_flag",
 )
 QUARANTINE_COLUMNS = ("source_file", "source_line", "reason", *LOG_COLUMNS)
-_STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default "str" dtype
 
 
 @dataclass(frozen=True)
@@ -189,11 +187,17 @@ def _site_credits(starts: np.ndarray, sizes: np.ndarray, row_codes: np.ndarray) 
     return row_of_credit, starts[row_codes][row_of_credit] + nth_in_row
 
 
-def _text_column(distinct: np.ndarray, codes: np.ndarray) -> pd.Series:
-    """The ``str`` column ``distinct[codes]``, built by Arrow (milliseconds
-    for a million rows, where Python strings would take a tenth of a second)."""
-    text = pa.array(np.asarray(distinct, dtype=object), pa.large_string()).take(pa.array(codes))
-    return text.to_pandas(types_mapper={pa.large_string(): _STR}.get)
+def _categorical(values: np.ndarray, codes: np.ndarray) -> pd.Categorical:
+    """The text column ``values[codes]`` as a categorical: each distinct text
+    held once (a national log has a million rows and a few hundred mentors),
+    categories sorted, only those used. Built from integer codes, it costs
+    milliseconds, and Parquet stores it as the dictionary it already is."""
+    # Values of spellings with a problem are None; no row in ``codes`` has one.
+    category_of_value, categories = pd.factorize(np.asarray(values, dtype=object), sort=True)
+    row_categories = category_of_value[codes]
+    used = np.bincount(row_categories, minlength=len(categories)) > 0
+    renumbered = np.cumsum(used) - 1  # np.unique would sort a million codes
+    return pd.Categorical.from_codes(renumbered[row_categories], categories=pd.Index(categories[used], dtype="str"))
 
 
 def _cut_off(as_of: object) -> pd.Timestamp:
@@ -241,15 +245,15 @@ def _contacts(
     def parsed(column: str) -> np.ndarray:
         return columns[column].values[columns[column].codes[credit_rows]]
 
-    def text(column: str) -> pd.Series:
-        return _text_column(columns[column].values, columns[column].codes[credit_rows])
+    def text(column: str) -> pd.Categorical:
+        return _categorical(columns[column].values, columns[column].codes[credit_rows])
 
     date = parsed("date")
     window = np.select([date < opening_month, date >= as_of.to_datetime64()], [1, 2], 0)
     credits_per_row = np.bincount(row_of_credit, minlength=len(rows))
     return pd.DataFrame(
         {
-            "source_file": _text_column(np.array([source_file]), np.zeros(len(credit_rows), np.int64)),
+            "source_file": _categorical(np.array([source_file]), np.zeros(len(credit_rows), np.int64)),
             "source_line": source_lines[credit_rows],
             "date": date.astype("datetime64[ns]", copy=False),
             "site": credited_site,
@@ -260,7 +264,7 @@ def _contacts(
             "minutes": parsed("minutes").astype("float64"),
             "kind": text("kind"),
             "in_window": window == 0,
-            "window_flag": _text_column(np.array(WINDOW_FLAGS), window),
+            "window_flag": _categorical(np.array(WINDOW_FLAGS), window),
         }
     )
 
