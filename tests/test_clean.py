@@ -12,7 +12,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from mentoring_eval import clean
+from mentoring_eval import clean, provenance
 from mentoring_eval.clean import (
     CONTACT_COLUMNS,
     QUARANTINE_COLUMNS,
@@ -34,7 +34,7 @@ GOOD_ROW = {
     "mode": "phone", "minutes": "60", "kind": "planned",
 }
 OUTPUT_FILES = [
-    "cleaning_summary.json", "competency.parquet", "contacts.parquet", "ots.parquet",
+    "cleaning_summary.json", "competency.parquet", "contacts.parquet", "input_files.csv", "ots.parquet",
     "participants.parquet", "quarantine.csv", "sites.parquet",
 ]
 # Free text that must never leave the clean stage.
@@ -522,6 +522,8 @@ def test_run_clean_stage_writes_every_output(tmp_path):
         ["mentoring_log.csv", "5", "invalid date", "31/02/2019"]
     ]
     assert pd.read_parquet(processed / "sites.parquet")["site"].tolist() == [1, 2, 7]
+    recorded = provenance.read_input_record(processed)
+    pd.testing.assert_frame_equal(recorded, provenance.input_file_hashes(tmp_path / "raw"))
     assert pd.read_parquet(processed / "ots.parquet")["leave_reason"].tolist() == ["", "new job"]
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from mentoring_eval import pipeline
+from mentoring_eval import pipeline, provenance
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_RAW = ROOT / "data" / "raw"
@@ -213,14 +213,14 @@ RENDERED = r"\(as requested\) in \d+\.\d s"
 SKIPPED = r"skipped \(unchanged\)"
 
 
-def assert_printed(result: subprocess.CompletedProcess, good: GoodRun, stages: str, render: str) -> None:
+def assert_printed(result: subprocess.CompletedProcess, raw: Path, report: Path, stages: str, render: str) -> None:
     """Standard output is the heading, one line per stage, the render line and the report's path."""
     expected = [
-        re.escape(f"RETAKE mentoring report as of 2020-04-01 from {good.raw.resolve()}"),
+        re.escape(f"RETAKE mentoring report as of 2020-04-01 from {raw.resolve()}"),
         *(re.escape(f"[{number}/{len(STAGE_NAMES)}] {name:<13}") + " " + stages
           for number, name in enumerate(STAGE_NAMES, start=1)),
         r"\[render\] nbconvert " + render,
-        re.escape(f"report: {(good.report / 'report.html').resolve()}"),
+        re.escape(f"report: {(report / 'report.html').resolve()}"),
     ]
     lines = result.stdout.splitlines()
     assert len(lines) == len(expected), shown(result)
@@ -229,17 +229,17 @@ def assert_printed(result: subprocess.CompletedProcess, good: GoodRun, stages: s
 
 
 def test_a_run_prints_one_line_per_stage_with_its_time_and_the_report_path(good):
-    assert_printed(good.first, good, DONE, RENDERED)
+    assert_printed(good.first, good.raw, good.report, DONE, RENDERED)
     assert good.first.stderr == "", shown(good.first)
 
 
 def test_a_rerun_with_nothing_changed_skips_every_stage_and_renders_nothing(good):
-    assert_printed(good.unchanged, good, SKIPPED, SKIPPED)
+    assert_printed(good.unchanged, good.raw, good.report, SKIPPED, SKIPPED)
     assert good.after_unchanged == good.after_first  # not a byte written, not even the kernel log
 
 
 def test_force_reruns_every_stage_and_writes_the_same_bytes(good):
-    assert_printed(good.forced, good, DONE, RENDERED)
+    assert_printed(good.forced, good.raw, good.report, DONE, RENDERED)
     assert good.last_good.keys() == good.after_first.keys()
     changed = {name for name in good.after_first if good.after_first[name] != good.last_good[name]}
     assert changed <= {KERNEL_LOG}, f"--force wrote different bytes from the same inputs: {sorted(changed)}"
@@ -326,6 +326,26 @@ def test_a_log_row_at_a_site_missing_from_sites_csv_is_quarantined_not_fatal(goo
     after = json.loads((processed / "cleaning_summary.json").read_text(encoding="utf-8"))
     assert after["rows_read"] == before["rows_read"]
     assert after["rows_quarantined"] == before["rows_quarantined"] + 1
+
+
+def recorded_hashes(processed: Path) -> dict[str, str]:
+    with (processed / provenance.INPUT_RECORD).open(encoding="utf-8", newline="") as file:
+        return {row["file"]: row["sha256"] for row in csv.DictReader(file)}
+
+
+def test_a_changed_raw_record_reruns_every_stage_and_is_what_the_report_cites(good, tmp_path):
+    raw = copy_of_raw(good, tmp_path)
+    processed, report = tmp_path / "processed", tmp_path / "report"
+    assert run_cli(raw=raw, processed=processed, report=report).returncode == EXIT_OK
+    before = recorded_hashes(processed)
+    edit_csv(raw / LOG, set_cells("minutes", "47", FIRST_RECORD))
+    changed = run_cli(raw=raw, processed=processed, report=report)
+    assert_printed(changed, raw, report, DONE, RENDERED)
+    after = recorded_hashes(processed)
+    assert after[LOG] != before[LOG] and after[LOG] == provenance.sha256_of_file(raw / LOG)
+    assert after[LOG] in (report / "report.html").read_text(encoding="utf-8")
+    again = run_cli(raw=raw, processed=processed, report=report)
+    assert_printed(again, raw, report, SKIPPED, SKIPPED)
 
 
 # ---------------------------------------------------------------- a stage failing for another reason: exit 1

@@ -8,7 +8,7 @@ import pytest
 
 from mentoring_eval import paths
 from mentoring_eval.pipeline import (
-    PUBLISHED_AS_OF, STAGES, RunSettings, StageFailed, execute_notebook, raw_inputs_digest, stage_fingerprint,
+    PUBLISHED_AS_OF, STAGES, RunSettings, StageFailed, execute_notebook, stage_fingerprint,
     strip_run_metadata,
 )
 from mentoring_eval.errors import InputError
@@ -43,18 +43,6 @@ def test_upstream_and_code_changes_change_the_fingerprint():
     assert stage_fingerprint(stage, run, "up", "code") == base
     assert stage_fingerprint(stage, run, "other", "code") != base
     assert stage_fingerprint(stage, run, "up", "other") != base
-
-
-def test_raw_digest_follows_file_content(tmp_path):
-    (tmp_path / "sites.csv").write_text("site,opened_on\n1,2018-03-01\n")
-    first = raw_inputs_digest(tmp_path)
-    (tmp_path / "sites.csv").write_text("site,opened_on\n1,2018-03-02\n")
-    assert raw_inputs_digest(tmp_path) != first
-
-
-def test_raw_digest_of_a_missing_folder_is_an_input_error(tmp_path):
-    with pytest.raises(InputError, match="not found"):
-        raw_inputs_digest(tmp_path / "nowhere")
 
 
 def test_run_metadata_is_stripped_and_paths_made_relative(tmp_path):

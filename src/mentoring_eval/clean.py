@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mentoring_eval import normalise
+from mentoring_eval import normalise, provenance
 from mentoring_eval.errors import InputError
 from mentoring_eval.inputs import LOG_COLUMNS, read_raw_inputs
 from mentoring_eval.outputs import atomic_outputs, write_csv, write_json, write_parquet
@@ -455,21 +456,29 @@ def clean_competency(raw: pd.DataFrame) -> pd.DataFrame:
 
 def run_clean_stage(raw_dir: str | Path, processed_dir: str | Path, as_of: str | dt.date) -> CleanResult:
     """Read the raw files of ``raw_dir``, clean them and write the clean
-    tables, the quarantine and the summary into ``processed_dir``, all
-    together or (on any error) none of them."""
-    raw = read_raw_inputs(raw_dir)
-    sites = clean_sites(raw.sites)
-    reference_tables = {
-        "sites": sites,
-        "participants": clean_participants(raw.participants, sites),
-        "ots": clean_ots(raw.ots, sites),
-        "competency": clean_competency(raw.competency),
-    }
-    result = clean_log(raw.log, sites, as_of, raw.log_file)
+    tables, the quarantine, the summary and the record of the files read
+    (their SHA-256) into ``processed_dir``, all together or (on any error)
+    none of them."""
+    # Hashed in a second thread (hashlib releases the GIL) while the files are
+    # parsed and cleaned: the record of what the numbers came from then costs
+    # a national log almost no time.
+    with ThreadPoolExecutor(max_workers=1) as hashing:
+        hashed = hashing.submit(provenance.input_file_hashes, Path(raw_dir))
+        raw = read_raw_inputs(raw_dir)
+        sites = clean_sites(raw.sites)
+        reference_tables = {
+            "sites": sites,
+            "participants": clean_participants(raw.participants, sites),
+            "ots": clean_ots(raw.ots, sites),
+            "competency": clean_competency(raw.competency),
+        }
+        result = clean_log(raw.log, sites, as_of, raw.log_file)
+        file_hashes = hashed.result()
     with atomic_outputs(processed_dir) as staging:
         write_parquet(result.contacts, staging / "contacts.parquet")
         write_csv(result.quarantine, staging / "quarantine.csv")
         write_json(result.summary, staging / "cleaning_summary.json")
+        write_csv(file_hashes, staging / provenance.INPUT_RECORD)
         for name, table in reference_tables.items():
             write_parquet(table, staging / f"{name}.parquet")
     return result

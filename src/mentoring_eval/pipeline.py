@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # imported where used: importing it costs a second, and a no-
 
 from mentoring_eval.errors import InputError
 from mentoring_eval.paths import ProjectPaths
-from mentoring_eval.provenance import input_files, sha256_of_file
+from mentoring_eval.provenance import INPUT_RECORD, raw_inputs_digest, recorded_inputs_digest, sha256_of_file
 from mentoring_eval.render import Rendered, choose_renderer, render
 
 PUBLISHED_AS_OF = date(2020, 4, 1)  # the cut-off of the published Table 4
@@ -83,7 +83,8 @@ def _report_parameters(s: RunSettings) -> dict:
 
 STAGES = (
     Stage("clean", "01_clean.ipynb", _clean_parameters,
-          lambda s: [s.paths.processed / n for n in ("contacts.parquet", "quarantine.csv", "cleaning_summary.json")]),
+          lambda s: [s.paths.processed / n for n in ("contacts.parquet", "quarantine.csv", "cleaning_summary.json",
+                                                    INPUT_RECORD)]),
     Stage("site metrics", "02_site_metrics.ipynb", _metrics_parameters,
           lambda s: [s.paths.processed / "site_metrics.csv"]),
     Stage("figures", "03_figures.ipynb", _figures_parameters,
@@ -101,16 +102,6 @@ def package_code_digest() -> str:
     for module in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(module.name.encode())
         digest.update(module.read_bytes())
-    return digest.hexdigest()
-
-
-def raw_inputs_digest(raw_dir: Path) -> str:
-    if not raw_dir.is_dir():
-        raise InputError(f"{raw_dir}: raw records folder not found")
-    digest = hashlib.sha256()
-    for path in input_files(raw_dir):
-        digest.update(path.name.encode())
-        digest.update(sha256_of_file(path).encode())
     return digest.hexdigest()
 
 
@@ -229,14 +220,19 @@ def run_stages(settings: RunSettings, force: bool = False, say: Callable[[str], 
     state_path = settings.paths.report / STATE_FILE
     state = {} if force else _read_state(state_path)
     code = package_code_digest()
-    upstream = raw_inputs_digest(settings.paths.raw)
+    # The clean stage hashes the raw files it reads (provenance.INPUT_RECORD). The
+    # runner hashes them too only when a previous clean is there to compare with:
+    # a first run of a national log reads its hundred megabytes once, not twice.
+    if not settings.paths.raw.is_dir():
+        raise InputError(f"{settings.paths.raw}: raw records folder not found")
+    upstream = raw_inputs_digest(settings.paths.raw) if STAGES[0].name in state else None
     executed = []
     for number, stage in enumerate(STAGES, start=1):
-        fingerprint = stage_fingerprint(stage, settings, upstream, code)
+        fingerprint = stage_fingerprint(stage, settings, upstream, code) if upstream else None
         target = executed_notebook_path(settings, stage)
         label = f"[{number}/{len(STAGES)}] {stage.name:<13}"
         outputs_present = target.exists() and all(p.exists() for p in stage.outputs(settings))
-        if state.get(stage.name) == fingerprint and outputs_present:
+        if fingerprint and state.get(stage.name) == fingerprint and outputs_present:
             say(f"{label} skipped (unchanged)")
         else:
             started = time.perf_counter()
@@ -245,6 +241,9 @@ def run_stages(settings: RunSettings, force: bool = False, say: Callable[[str], 
             _write_state(state_path, state)
             execute_notebook(settings.paths.notebooks / stage.notebook, target, stage.parameters(settings),
                              settings.paths.root, stage.name, settings.paths.report / KERNEL_LOG)
+            if stage is STAGES[0]:  # the files as the clean stage hashed them, whatever they are now
+                upstream = recorded_inputs_digest(settings.paths.processed)
+                fingerprint = stage_fingerprint(stage, settings, upstream, code)
             state[stage.name] = fingerprint
             _write_state(state_path, state)
             say(f"{label} done in {time.perf_counter() - started:.1f} s")

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import platform
 import subprocess
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mentoring_eval.errors import InputError
+
 if TYPE_CHECKING:
     import pandas as pd
+
+# Written by the clean stage: the SHA-256 of each raw file as it was read.
+INPUT_RECORD = "input_files.csv"
 
 # The packages whose versions change what the report says or how it looks.
 REPORTED_PACKAGES = ("pandas", "numpy", "pyarrow", "scipy", "matplotlib", "papermill", "nbconvert", "nbval")
@@ -31,7 +38,8 @@ def input_files(folder: Path) -> list[Path]:
 
 
 def input_file_hashes(folder: Path) -> pd.DataFrame:
-    """SHA-256 of every file directly in ``folder``, by name."""
+    """SHA-256 of every input file of ``folder`` (:func:`input_files`):
+    ``file`` (name), ``bytes``, ``sha256``."""
     import pandas as pd  # here, not at the top: the runner uses this module on its fast path
 
     files = input_files(folder)
@@ -39,6 +47,41 @@ def input_file_hashes(folder: Path) -> pd.DataFrame:
         {"file": [p.name for p in files], "bytes": [p.stat().st_size for p in files],
          "sha256": [sha256_of_file(p) for p in files]}
     )
+
+
+def read_input_record(processed_dir: Path) -> pd.DataFrame:
+    """The clean stage's record of the raw files it read (as
+    :func:`input_file_hashes`): the report cites what its numbers came
+    from, not what the raw folder holds by the time the report is run."""
+    import pandas as pd
+
+    path = Path(processed_dir) / INPUT_RECORD
+    if not path.exists():
+        raise InputError(f"{path}: not found; run the clean stage first")
+    return pd.read_csv(path, dtype={"file": "str", "bytes": "int64", "sha256": "str"}, keep_default_na=False)
+
+
+def inputs_digest(file_hashes: Iterable[tuple[str, str]]) -> str:
+    """One digest of (file name, SHA-256) pairs, in name order."""
+    digest = hashlib.sha256()
+    for name, sha256 in sorted(file_hashes):
+        digest.update(name.encode())
+        digest.update(sha256.encode())
+    return digest.hexdigest()
+
+
+def raw_inputs_digest(raw_dir: Path) -> str:
+    """The digest of the input files of ``raw_dir`` as they are now."""
+    if not raw_dir.is_dir():
+        raise InputError(f"{raw_dir}: raw records folder not found")
+    return inputs_digest((path.name, sha256_of_file(path)) for path in input_files(raw_dir))
+
+
+def recorded_inputs_digest(processed_dir: Path) -> str:
+    """The same digest, of the raw files as the clean stage read them (its
+    :data:`INPUT_RECORD`): read with ``csv``, since the runner avoids pandas."""
+    with open(Path(processed_dir) / INPUT_RECORD, newline="", encoding="utf-8") as record:
+        return inputs_digest((row["file"], row["sha256"]) for row in csv.DictReader(record))
 
 
 def package_versions(names: tuple[str, ...] = REPORTED_PACKAGES) -> pd.DataFrame:

@@ -357,6 +357,7 @@ def provenance_markdown(parameters: dict[str, object], input_hashes: pd.DataFram
     return "\n\n".join([
         f"Made by mentoring-eval from commit `{commit}`.",
         captioned_table(markdown_table(parameters_table(parameters)), "Parameters of this run", "parameters"),
-        captioned_table(markdown_table(input_hashes), "Input files and their SHA-256", "inputs"),
+        captioned_table(markdown_table(input_hashes), "Input files as the clean stage read them, with their SHA-256",
+                        "inputs"),
         captioned_table(markdown_table(versions), "Package versions", "versions"),
     ])
