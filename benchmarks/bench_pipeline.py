@@ -28,9 +28,9 @@ map, the report notebook and its HTML), always into folders under
   enough contacts for its charts and tables to be the same kind as the big
   log's: a log of a hundred contacts leaves every site below the expected
   dose, and the report then lists hundreds of sites needing attention, work
-  a real log never asks for. Its ratio to the bare parse is the aim (at most ``TARGET_RATIO``),
-  judged at the largest size: below a million contacts the bare parse takes
-  milliseconds and the ratio is noise. The same difference in CPU seconds of
+  a real log never asks for. The aim is a data-dependent time of at most
+  ``TARGET_RATIO`` times the bare parse, judged at the largest size: below a
+  million contacts the bare parse takes milliseconds and the ratio is noise. The same difference in CPU seconds of
   every process is printed beside it, with the spread of the baseline's runs:
   other work on the machine moves a 20-second run by a second or more;
 - a no-change rerun (the same command again: every stage and the render skipped).
