@@ -276,6 +276,9 @@ class BadInput:
 BAD_INPUTS = [
     # The other three reference files take the same path as sites.csv (inputs.read_csv_table).
     *(pytest.param(BadInput((name,), remove(name)), id=f"missing {name}") for name in ("sites.csv", LOG)),
+    # --force: no earlier run to compare with, so nothing is hashed before the clean stage would read.
+    pytest.param(BadInput(("raw records folder not found",), shutil.rmtree, args=("--force",)),
+                 id="missing raw folder"),
     pytest.param(BadInput((LOG,), lambda raw: (raw / LOG).write_bytes(b"")), id="empty log"),
     pytest.param(BadInput((LOG,), in_file(LOG, lambda rows: rows[:1])), id="log with only a header"),
     pytest.param(BadInput((LOG,), in_file(LOG, set_cells("mentor", "Mé", FIRST_RECORD), "latin-1")),
