@@ -8,7 +8,7 @@ import pytest
 
 from mentoring_eval import paths
 from mentoring_eval.pipeline import (
-    PUBLISHED_AS_OF, STAGES, RunSettings, StageFailed, execute_notebook, stage_fingerprint,
+    PUBLISHED_AS_OF, STAGES, RunSettings, StageFailed, execute_notebook, package_code_digest, stage_fingerprint,
     strip_run_metadata,
 )
 from mentoring_eval.errors import InputError
@@ -99,3 +99,18 @@ def test_a_failing_notebook_keeps_the_last_good_one_and_says_why(tmp_path, state
         assert raised.value.notebook.exists()
     else:
         assert str(raised.value) == "sites.csv: file not found"
+
+
+def test_the_code_digest_covers_subpackages_and_not_where_the_package_lies(tmp_path):
+    """A change to a chart module (a subpackage) reruns the stages; the same
+    code in another checkout gives the same digest."""
+    for root in (tmp_path / "a", tmp_path / "b"):
+        (root / "figures").mkdir(parents=True)
+        (root / "cli.py").write_text("MAIN = 1\n")
+        (root / "figures" / "dose.py").write_text("BARS = 1\n")
+    assert package_code_digest(tmp_path / "a") == package_code_digest(tmp_path / "b")
+    (tmp_path / "b" / "figures" / "dose.py").write_text("BARS = 2\n")
+    assert package_code_digest(tmp_path / "a") != package_code_digest(tmp_path / "b")
+    (tmp_path / "b" / "figures" / "dose.py").write_text("BARS = 1\n")
+    (tmp_path / "b" / "figures" / "dose.py").rename(tmp_path / "b" / "figures" / "mode.py")
+    assert package_code_digest(tmp_path / "a") != package_code_digest(tmp_path / "b")

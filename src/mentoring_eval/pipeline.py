@@ -96,11 +96,14 @@ STAGES = (
 # ---------------------------------------------------------------- fingerprints
 
 
-def package_code_digest() -> str:
-    """One digest of every module of the package: a code change reruns every stage."""
+def package_code_digest(package: Path = Path(__file__).parent) -> str:
+    """One digest of every module of the package, its subpackages (the
+    charts) included: a code change reruns every stage. Modules go in by
+    their path inside the package, in sorted order, so the digest is the same
+    in any checkout."""
     digest = hashlib.sha256()
-    for module in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(module.name.encode())
+    for module in sorted(package.rglob("*.py")):
+        digest.update(module.relative_to(package).as_posix().encode())
         digest.update(module.read_bytes())
     return digest.hexdigest()
 
