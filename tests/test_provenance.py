@@ -70,3 +70,21 @@ def test_the_raw_digest_of_a_missing_folder_is_an_input_error(tmp_path):
 def test_a_missing_record_says_to_run_the_clean_stage(tmp_path):
     with pytest.raises(InputError, match="run the clean stage first"):
         provenance.read_input_record(tmp_path)
+
+
+def test_the_cited_publication_is_the_one_article_among_the_references():
+    article = {"type": "article", "title": "The paper", "doi": "10.1/x"}
+    citation = {"references": [{"type": "software", "title": "a tool"}, article]}
+    assert provenance.cited_publication(citation) == article
+    with pytest.raises(ValueError, match="one article"):
+        provenance.cited_publication({"references": [article, article]})
+    with pytest.raises(ValueError, match="found 0"):
+        provenance.cited_publication({})
+
+
+def test_an_unreadable_citation_file_is_a_one_line_input_error(tmp_path):
+    with pytest.raises(InputError, match="CITATION.cff"):
+        provenance.read_citation(tmp_path)
+    (tmp_path / provenance.CITATION_FILE).write_text("title: [unclosed\n", encoding="utf-8")
+    with pytest.raises(InputError, match="CITATION.cff"):
+        provenance.read_citation(tmp_path)

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from mentoring_eval import render, synth
+from mentoring_eval import provenance, render, report, synth
 from mentoring_eval.provenance import sha256_of_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,6 +86,34 @@ def test_the_provenance_section_lists_every_input_with_its_hash(bundled_run):
     for path in sorted((ROOT / "data" / "raw").glob("*.csv")):
         assert path.name in page and sha256_of_file(path) in page
     assert re.search(r"from commit <code>[0-9a-f]{40}", page)
+
+
+def test_the_provenance_section_cites_the_publication_from_citation_cff(bundled_run):
+    page = page_text(bundled_run["report"])
+    publication = provenance.cited_publication(provenance.read_citation(ROOT))
+    assert f'doi:{publication["doi"]}' in page
+    assert "Craven K, Holmes J, Powers K, Clarke S, Cripps RL, Lindley R, Phillips J, Tyerman R, McKevitt C, " \
+           "Clarke D, Radford K. Embedding mentoring to support trial processes" in page
+
+
+@pytest.mark.parametrize(("author", "cited"), [
+    ({"family-names": "Cripps", "given-names": "R. L."}, "Cripps RL"),
+    ({"family-names": "Cripps", "given-names": "Rachel Louise"}, "Cripps RL"),
+    ({"family-names": "McKevitt", "given-names": "C."}, "McKevitt C"),
+    ({"family-names": "Radford"}, "Radford"),
+])
+def test_authors_are_cited_by_family_name_and_initials(author, cited):
+    assert report.author_initials(author) == cited
+
+
+def test_a_reference_reads_authors_title_journal_year_and_doi_link():
+    article = {"type": "article", "title": "A title", "journal": "A Journal", "year": 2021, "doi": "10.1/x",
+               "authors": [{"family-names": "One", "given-names": "A."}, {"family-names": "Two", "given-names": "B. C."}]}
+    assert report.publication_reference(article) == \
+        "One A, Two BC. A title. *A Journal*. 2021. doi:10.1/x"
+    software = {"title": "tool: what it does", "version": "1.2.3", "references": [article]}
+    paragraph = report.citation_paragraph(software)
+    assert report.publication_reference(article) in paragraph and "tool version 1.2.3" in paragraph
 
 
 def test_the_reproduction_verdict_is_in_the_report(bundled_run):

@@ -1,4 +1,5 @@
-"""What a report was made from: input hashes, package versions, commit."""
+"""What a report was made from: input hashes, package versions, commit, and
+the publication it reproduces (as ``CITATION.cff`` cites it)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
 
 # Written by the clean stage: the SHA-256 of each raw file as it was read.
 INPUT_RECORD = "input_files.csv"
+
+# The project's citation metadata (Citation File Format 1.2.0), at the project root.
+CITATION_FILE = "CITATION.cff"
 
 # The packages whose versions change what the report says or how it looks.
 REPORTED_PACKAGES = ("pandas", "numpy", "pyarrow", "scipy", "matplotlib", "papermill", "nbconvert", "nbval")
@@ -107,3 +111,25 @@ def git_commit(folder: Path) -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{head} + uncommitted changes" if dirty else head
+
+
+def read_citation(root: Path) -> dict:
+    """The project's ``CITATION.cff``, parsed: the one place the software's
+    and the publication's citations are written down."""
+    import yaml  # here, not at the top: the runner uses this module on its fast path
+
+    path = Path(root) / CITATION_FILE
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise InputError(f"{path}: cannot read the project's citation metadata ({error})") from None
+
+
+def cited_publication(citation: dict) -> dict:
+    """The publication the software reproduces: the article among the
+    citation's ``references`` (the Citation File Format's place for the works
+    a piece of software builds on)."""
+    articles = [ref for ref in citation.get("references", []) if ref.get("type") == "article"]
+    if len(articles) != 1:
+        raise ValueError(f"{CITATION_FILE}: expected one article under references, found {len(articles)}")
+    return articles[0]

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mentoring_eval.metrics import DEFAULT_CLOSE_MARGIN, DEFAULT_REPLACEMENT_LEAD_DAYS
+from mentoring_eval.provenance import cited_publication
 from mentoring_eval.rounding import ratio_half_up
 from mentoring_eval.stages import SiteMetrics
 from mentoring_eval.synth import SYNTHETIC_MANIFEST  # noqa: F401  (the report looks it up in data/reference)
@@ -352,9 +353,39 @@ def reproduction_markdown(site_metrics: SiteMetrics) -> str:
     return "\n\n".join(parts)
 
 
+def author_initials(author: dict) -> str:
+    """A Citation File Format person as the publication's reference list
+    writes them, Vancouver style: "Cripps RL" for family-names Cripps,
+    given-names "R. L." (or "Rachel Louise")."""
+    initials = "".join(part[0] for part in author.get("given-names", "").replace(".", " ").split())
+    return f"{author['family-names']} {initials}".strip()
+
+
+def publication_reference(publication: dict) -> str:
+    """One reference-list entry for a Citation File Format ``article``:
+    authors, title, journal, year and DOI (as text, not a link: the report
+    is self-contained and points nowhere on the web)."""
+    authors = ", ".join(author_initials(author) for author in publication["authors"])
+    return (f"{authors}. {publication['title']}. *{publication['journal']}*. {publication['year']}. "
+            f"doi:{publication['doi']}")
+
+
+def citation_paragraph(citation: dict) -> str:
+    """What the report reproduces and how to cite it, from the project's
+    ``CITATION.cff`` (:func:`mentoring_eval.provenance.read_citation`)."""
+    publication = cited_publication(citation)
+    return (f"The analysis follows the process evaluation of mentoring in the RETAKE trial: "
+            f"{publication_reference(publication)}. To cite the software, {citation['title'].split(':')[0]} "
+            f"version {citation['version']}, use the metadata of its `CITATION.cff`.")
+
+
 def provenance_markdown(parameters: dict[str, object], input_hashes: pd.DataFrame, versions: pd.DataFrame,
-                        commit: str) -> str:
+                        commit: str, citation: dict | None = None) -> str:
+    """Parameters, input hashes, package versions and commit; given the
+    project's citation metadata, first the publication the report reproduces."""
+    cited = [citation_paragraph(citation)] if citation else []
     return "\n\n".join([
+        *cited,
         f"Made by mentoring-eval from commit `{commit}`.",
         captioned_table(markdown_table(parameters_table(parameters)), "Parameters of this run", "parameters"),
         captioned_table(markdown_table(input_hashes), "Input files as the clean stage read them, with their SHA-256",
