@@ -37,6 +37,19 @@ def test_a_parameter_change_changes_every_fingerprint(change):
             assert stage_fingerprint(stage, before, "up", "code") != stage_fingerprint(stage, after, "up", "code")
 
 
+def test_parameters_name_folders_inside_the_project_relative_to_it_and_others_absolute(tmp_path):
+    """Two clones of the project pass the notebooks the same parameters; a
+    folder the user named outside the project is passed as they named it."""
+    inside = {stage.name: stage.parameters(settings()) for stage in STAGES}
+    assert inside["clean"]["raw_dir"] == "data/raw" and inside["report"]["report_dir"] == "report"
+    assert inside["site metrics"]["reference_table"] == "published"
+    assert not [value for parameters in inside.values() for value in parameters.values()
+                if str(ROOT) in str(value)]
+    outside = settings(folders={"report_dir": tmp_path / "my report"})
+    assert STAGES[2].parameters(outside)["report_dir"] == str(tmp_path / "my report")
+    assert paths.resolve(report_dir="report", root=ROOT).report == ROOT / "report"
+
+
 def test_upstream_and_code_changes_change_the_fingerprint():
     stage, run = STAGES[1], settings()
     base = stage_fingerprint(stage, run, "up", "code")
@@ -57,7 +70,7 @@ def test_run_metadata_is_stripped_and_paths_made_relative(tmp_path):
     notebook.cells.append(cell)
     stripped = strip_run_metadata(notebook, tmp_path)
     assert stripped.metadata.papermill == {"parameters": {"a": 1}, "input_path": "notebooks/01.ipynb",
-                                           "output_path": "01.ipynb"}
+                                           "output_path": "/elsewhere/01.ipynb"}
     assert "execution" not in stripped.cells[0].metadata
     assert stripped.cells[0].metadata.papermill == {"status": "completed"}
 

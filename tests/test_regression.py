@@ -3,6 +3,7 @@
 import csv
 import re
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -90,3 +91,36 @@ def test_two_full_runs_give_byte_identical_outputs(tmp_path):
     expected = {"processed/site_metrics.csv", "processed/contacts.parquet", "report/figures/dose_by_site.svg",
                 "report/notebooks/04_report.ipynb", "report/report.html"}
     assert expected <= set(first)
+
+
+def clone_of_this_checkout(target: Path) -> Path:
+    """``git clone`` of this checkout, with its uncommitted changes to tracked
+    files applied: the same commit (and the same edits) at another path."""
+    subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(ROOT), str(target)], check=True)
+    changes = subprocess.run(["git", "diff", "HEAD", "--binary"], cwd=ROOT, check=True, capture_output=True).stdout
+    if changes:
+        subprocess.run(["git", "apply", "--whitespace=nowarn"], cwd=target, input=changes, check=True)
+    return target
+
+
+@pytest.mark.slow
+def test_two_clones_at_different_paths_give_byte_identical_outputs(tmp_path):
+    """No absolute path of the machine in any output: the executed notebooks'
+    parameters and metadata, the run's fingerprints and the report name folders
+    relative to the project. One clone's path has a space in it."""
+    clones = [clone_of_this_checkout(tmp_path / "first"), clone_of_this_checkout(tmp_path / "second clone" / "x")]
+    runs = [subprocess.Popen([sys.executable, "-m", "mentoring_eval", "run", "--renderer", "nbconvert"],
+                             cwd=clone, env={**os.environ, "PYTHONPATH": str(clone / "src")},
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for clone in clones]  # side by side: the two runs are independent
+    for run in runs:
+        out, err = run.communicate(timeout=600)
+        assert run.returncode == 0, out + err
+    first, second = (tree_digest(clone / "data" / "processed", clone / "report") for clone in clones)
+    assert first == second, sorted(name for name in first if first[name] != second.get(name))
+    expected = {"processed/site_metrics.csv", "processed/contacts.parquet", "report/figures/dose_by_site.svg",
+                "report/notebooks/01_clean.ipynb", "report/notebooks/04_report.ipynb", "report/report.html"}
+    assert expected <= set(first)
+    for clone in clones:
+        for notebook in (clone / "report" / "notebooks").glob("*.ipynb"):
+            assert str(clone) not in notebook.read_text(encoding="utf-8"), notebook

@@ -70,7 +70,9 @@ def _shown(path: Path) -> str:
 
 
 def command_run(args: argparse.Namespace) -> int:
-    settings = RunSettings(paths=paths.resolve(args.raw, args.processed, args.report),
+    # The user's folders are relative to where they typed the command.
+    given = [str(Path(folder).resolve()) if folder else None for folder in (args.raw, args.processed, args.report)]
+    settings = RunSettings(paths=paths.resolve(*given),
                            as_of=args.as_of, expected_minutes=args.expected_minutes)
     print(f"RETAKE mentoring report as of {settings.as_of.isoformat()} from {_shown(settings.paths.raw)}", flush=True)
     rendered = run_pipeline(settings, args.renderer, args.force, say=lambda line: print(line, flush=True))

@@ -49,12 +49,14 @@ def resolve(
     report_dir: str | Path | None = None,
     root: Path | None = None,
 ) -> ProjectPaths:
-    """Folders for a run: the given ones (relative to the working directory),
-    the project's bundled ones for those left as ``None``."""
+    """Folders for a run: the given ones, the project's bundled ones for those
+    left as ``None``. A relative folder is relative to the project (as the
+    runner passes them to the notebooks, which run in ``notebooks/``), not to
+    the working directory: the command line makes its arguments absolute first."""
     root = project_root() if root is None else Path(root)
 
     def pick(given: str | Path | None, default: Path) -> Path:
-        return default if given in (None, "") else Path(given).resolve()
+        return default if given in (None, "") else (root / given).resolve()
 
     return ProjectPaths(
         root=root,
@@ -67,9 +69,10 @@ def resolve(
 
 
 def shown(path: Path, root: Path) -> str:
-    """``path`` as a report shows it: relative to the project when inside it,
-    so that reports do not depend on where the project was cloned."""
+    """``path`` as a report or an executed notebook shows it: relative to the
+    project when inside it (so that outputs do not depend on where the project
+    was cloned), absolute only when the user named a folder outside it."""
     try:
-        return str(Path(path).resolve().relative_to(Path(root).resolve()))
+        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
     except ValueError:
-        return str(path)
+        return str(Path(path).resolve())

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # imported where used: importing it costs a second, and a no-
     import nbformat
 
 from mentoring_eval.errors import InputError
-from mentoring_eval.paths import ProjectPaths
+from mentoring_eval.paths import ProjectPaths, shown
 from mentoring_eval.provenance import INPUT_RECORD, raw_inputs_digest, recorded_inputs_digest, sha256_of_file
 from mentoring_eval.render import Rendered, choose_renderer, render
 
@@ -60,24 +60,35 @@ class Stage:
     outputs: Callable[[RunSettings], list[Path]] = field(default=lambda settings: [])
 
 
+# Folders are passed to the notebooks as paths.shown gives them: relative to the
+# project where they lie inside it, so executed notebooks and fingerprints do not
+# depend on where the project was cloned (the notebooks resolve them against it).
+
+
+def _folder(path: Path, s: RunSettings) -> str:
+    return shown(path, s.paths.root)
+
+
 def _clean_parameters(s: RunSettings) -> dict:
-    return {"raw_dir": str(s.paths.raw), "processed_dir": str(s.paths.processed), "as_of": s.as_of.isoformat()}
+    return {"raw_dir": _folder(s.paths.raw, s), "processed_dir": _folder(s.paths.processed, s),
+            "as_of": s.as_of.isoformat()}
 
 
 def _metrics_parameters(s: RunSettings) -> dict:
-    return {"processed_dir": str(s.paths.processed), "as_of": s.as_of.isoformat(),
+    # "published" is the notebook's own name for the bundled reference table.
+    return {"processed_dir": _folder(s.paths.processed, s), "as_of": s.as_of.isoformat(),
             "expected_minutes": s.expected_minutes,
-            "reference_table": str(s.reference_table) if s.reference_table else ""}
+            "reference_table": "published" if s.reference_table else ""}
 
 
 def _figures_parameters(s: RunSettings) -> dict:
-    return {"processed_dir": str(s.paths.processed), "report_dir": str(s.paths.report),
+    return {"processed_dir": _folder(s.paths.processed, s), "report_dir": _folder(s.paths.report, s),
             "expected_minutes": s.expected_minutes}
 
 
 def _report_parameters(s: RunSettings) -> dict:
-    return {"raw_dir": str(s.paths.raw), "processed_dir": str(s.paths.processed),
-            "report_dir": str(s.paths.report), "as_of": s.as_of.isoformat(),
+    return {"raw_dir": _folder(s.paths.raw, s), "processed_dir": _folder(s.paths.processed, s),
+            "report_dir": _folder(s.paths.report, s), "as_of": s.as_of.isoformat(),
             "expected_minutes": s.expected_minutes}
 
 
@@ -126,7 +137,7 @@ def strip_run_metadata(notebook: nbformat.NotebookNode, root: Path) -> nbformat.
         papermill.pop(key, None)
     for key in ("input_path", "output_path"):
         if papermill.get(key):
-            papermill[key] = _relative_to(Path(papermill[key]), root)
+            papermill[key] = shown(Path(papermill[key]), root)
     for cell in notebook.cells:
         if "injected-parameters" in cell.metadata.get("tags", []):
             cell["id"] = "injected-parameters"  # papermill gives it a random id
@@ -136,13 +147,6 @@ def strip_run_metadata(notebook: nbformat.NotebookNode, root: Path) -> nbformat.
             for key in ("start_time", "end_time", "duration"):
                 cell_papermill.pop(key, None)
     return notebook
-
-
-def _relative_to(path: Path, root: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        return path.name
 
 
 class StageFailed(Exception):
