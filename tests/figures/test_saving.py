@@ -3,14 +3,41 @@ and alt text embedded and escaped, the same bytes whatever came between."""
 
 from __future__ import annotations
 
+from collections import Counter
+
+from matplotlib.figure import Figure
+
+from chart_tables import build_all
 from mentoring_eval import figures
 
 
 def test_rendering_twice_gives_the_same_svg_whatever_came_between(charts, tmp_path):
     chart = charts["monthly_heatmap"]  # the colour bar's layout is the one that used to drift
-    first = figures.chart_to_svg(chart)
+    first = figures.figure_to_svg(chart.figure)  # drawn afresh each time (chart_to_svg keeps its first drawing)
     figures.save_chart(chart, tmp_path)  # a 200 dpi PNG in between
-    assert figures.chart_to_svg(chart) == first
+    assert figures.figure_to_svg(chart.figure) == first
+    assert figures.chart_to_svg(chart) == figures.figure_to_svg(chart.figure, title=chart.title,
+                                                                 description=chart.alt_text)
+
+
+def test_each_chart_is_drawn_once_per_output_format(site_metrics, monthly_minutes, site_profile, ot_departures,
+                                                    tmp_path, monkeypatch):
+    """Building a chart lays it out without drawing it; the SVG file and the
+    notebook's copy share one SVG drawing, and the PNG is the other."""
+    drawn: list[str] = []
+    draw = Figure.draw
+
+    def counted_draw(figure, renderer):
+        drawn.append(type(renderer).__name__)
+        return draw(figure, renderer)
+
+    monkeypatch.setattr(Figure, "draw", counted_draw)
+    charts = build_all(site_metrics, monthly_minutes, site_profile, ot_departures)
+    assert drawn == []
+    for chart in charts.values():
+        figures.save_chart(chart, tmp_path)
+        figures.svg_for_notebook(chart)
+    assert Counter(drawn) == {"MixedModeRenderer": len(charts), "RendererAgg": len(charts)}  # SVG, PNG
 
 
 def test_svg_has_no_date_and_carries_title_and_alt_text(charts):

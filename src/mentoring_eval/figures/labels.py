@@ -49,8 +49,7 @@ def place_point_labels(
     ``freeze_layout``, because it measures text in display space.
     """
     figure = ax.get_figure()
-    figure.draw_without_rendering()  # display coordinates of the (frozen) layout
-    renderer = figure.canvas.get_renderer()
+    renderer = figure.canvas.get_renderer()  # the frozen layout's display coordinates need no draw
     px_per_pt = figure.dpi / 72.0
     pad_px = _LABEL_PAD_PT * px_per_pt
     points_px = ax.transData.transform(np.column_stack([np.asarray(x, float), np.asarray(y, float)]))

@@ -39,8 +39,9 @@ def _with_accessible_name(svg: str, title: str | None, description: str | None) 
 
 
 def chart_to_svg(chart: Chart) -> str:
-    """The chart as SVG text with its title and alt text embedded."""
-    return figure_to_svg(chart.figure, title=chart.title, description=chart.alt_text)
+    """The chart as SVG text with its title and alt text embedded (drawn
+    once per chart: see :attr:`Chart.svg`)."""
+    return chart.svg
 
 
 def save_figure(
@@ -48,18 +49,22 @@ def save_figure(
 ) -> tuple[Path, Path]:
     """Write ``stem.svg`` and ``stem.png``, both byte-identical for identical
     figures (the PNG without its Software tag, at a fixed dpi)."""
-    stem = Path(stem)
-    svg_path, png_path = stem.with_name(stem.name + ".svg"), stem.with_name(stem.name + ".png")
-    svg_path.write_text(figure_to_svg(figure, title=title, description=description), encoding="utf-8", newline="\n")
-    with mpl.rc_context(STYLE):
-        figure.savefig(png_path, format="png", dpi=dpi, metadata={"Software": None})
-    return svg_path, png_path
+    return _write_svg_and_png(figure, Path(stem), figure_to_svg(figure, title=title, description=description), dpi)
 
 
 def save_chart(chart: Chart, folder: Path, *, dpi: int = PNG_DPI) -> tuple[Path, Path]:
     """Write ``<folder>/<chart.name>.svg`` and ``.png``, the SVG carrying the
-    chart's title and alt text."""
-    return save_figure(chart.figure, Path(folder) / chart.name, title=chart.title, description=chart.alt_text, dpi=dpi)
+    chart's title and alt text (the chart's one SVG drawing, which the
+    notebook shows too)."""
+    return _write_svg_and_png(chart.figure, Path(folder) / chart.name, chart.svg, dpi)
+
+
+def _write_svg_and_png(figure: Figure, stem: Path, svg: str, dpi: int) -> tuple[Path, Path]:
+    svg_path, png_path = stem.with_name(stem.name + ".svg"), stem.with_name(stem.name + ".png")
+    svg_path.write_text(svg, encoding="utf-8", newline="\n")
+    with mpl.rc_context(STYLE):
+        figure.savefig(png_path, format="png", dpi=dpi, metadata={"Software": None})
+    return svg_path, png_path
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,10 @@ class Chart:
     ``name`` is the stable file stem (``dose_by_site.svg``) and figure label;
     ``alt_text`` describes what the chart shows, with its numbers, for people
     who cannot see it; ``caption`` says how to read it.
+
+    A chart is finished when its builder returns (the layout frozen, every
+    label placed), so its SVG is drawn once, on first use, and shared by the
+    file and the notebook's copy.
     """
 
     name: str
@@ -86,6 +90,13 @@ class Chart:
     figure: Figure
     alt_text: str
     caption: str
+
+    @functools.cached_property
+    def svg(self) -> str:
+        """The chart as SVG text, its title and alt text embedded."""
+        from mentoring_eval.figures.saving import figure_to_svg  # saving imports this module
+
+        return figure_to_svg(self.figure, title=self.title, description=self.alt_text)
 
 
 _Params = ParamSpec("_Params")
@@ -115,19 +126,25 @@ def freeze_layout(figure: Figure, max_passes: int = 5) -> None:
 
     Constrained layout starts from the current positions, so a colour bar's
     axes can shift by a hundredth of a point between the first and second
-    draw, and a PNG at 200 dpi lays out text a little differently from an
+    pass, and a PNG at 200 dpi lays out text a little differently from an
     SVG. Fixed positions make every later render, in any order and at any
     dpi, draw the same picture: the SVG for the notebook does not depend on
     whether the PNG was saved first.
+
+    The passes run the layout engine alone (it measures text and ticks; it
+    does not draw), and the engine is then removed, not merely switched off:
+    ``savefig`` draws once more before saving whenever a figure has any
+    layout engine. So a chart is drawn once per file format and no more.
     """
     previous = None
+    engine = figure.get_layout_engine()
     for _ in range(max_passes):
-        figure.draw_without_rendering()
+        engine.execute(figure)
         positions = [tuple(ax.get_position().bounds) for ax in figure.axes]
         if positions == previous:
             break
         previous = positions
-    figure.set_layout_engine("none")
+    figure.set_layout_engine(None)
 
 
 def height_for_rows(n_rows: int, *, per_row_in: float, fixed_in: float, minimum_in: float) -> float:
