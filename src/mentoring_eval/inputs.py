@@ -24,11 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import openpyxl
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from openpyxl.utils.exceptions import InvalidFileException
 
 from mentoring_eval.errors import InputError
 from mentoring_eval.normalise import is_blank, per_distinct
@@ -203,6 +201,9 @@ def read_xlsx_table(path: Path, required: Sequence[str]) -> pd.DataFrame:
     """The ``required`` columns of the first sheet of the workbook at
     ``path`` as categorical text (``cell_text``), plus ``source_line`` (the
     sheet's row number). Blank rows are left out."""
+    import openpyxl  # here: only a workbook log needs it
+    from openpyxl.utils.exceptions import InvalidFileException
+
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as error:

@@ -17,7 +17,6 @@ import itertools
 import math
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .rounding import ratio_half_up, round_half_up
 
@@ -471,6 +470,8 @@ def spearman_association(
     if n < 3 or np.ptp(x_values) == 0 or np.ptp(y_values) == 0:
         row["p_value_method"] = "not computed: fewer than 3 sites or no variation"
         return pd.DataFrame([row])
+    from scipy import stats  # here, not at the top: a second of import that only this needs
+
     rho = stats.spearmanr(x_values, y_values).statistic
     row["rho"] = float(rho)
     if n <= exact_max_n:
@@ -487,6 +488,8 @@ PERMUTATION_SEED = 20200401
 
 
 def _centred_ranks(values: np.ndarray) -> np.ndarray:
+    from scipy import stats
+
     return stats.rankdata(values) - (len(values) + 1) / 2
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -16,8 +17,10 @@ import pandas as pd
 from mentoring_eval.metrics import DEFAULT_CLOSE_MARGIN, DEFAULT_REPLACEMENT_LEAD_DAYS
 from mentoring_eval.provenance import cited_publication
 from mentoring_eval.rounding import ratio_half_up
-from mentoring_eval.stages import SiteMetrics
 from mentoring_eval.synth import SYNTHETIC_MANIFEST  # noqa: F401  (the report looks it up in data/reference)
+
+if TYPE_CHECKING:  # the stages module (and what it imports) only for type checkers: the clean notebook needs none of it
+    from mentoring_eval.stages import SiteMetrics
 
 TABLE4_HEADERS = {
     "site": "Site",

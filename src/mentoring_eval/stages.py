@@ -12,12 +12,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from mentoring_eval import figures, metrics, reproduction
+from mentoring_eval import metrics, reproduction
 from mentoring_eval.errors import InputError
 from mentoring_eval.outputs import atomic_outputs, write_csv, write_json
+
+if TYPE_CHECKING:  # matplotlib: imported by the figures stage only, not by the report reading its tables
+    from mentoring_eval.figures import Chart
 
 FACTS_FILE = "published_facts.yml"  # beside the published Table 4
 FIGURE_INDEX = "figures.json"
@@ -122,9 +126,11 @@ def load_site_metrics(processed_dir: str | Path) -> SiteMetrics:
 # ---------------------------------------------------------------- figures
 
 
-def run_figures_stage(processed_dir: str | Path, report_dir: str | Path, expected_minutes: int) -> list[figures.Chart]:
+def run_figures_stage(processed_dir: str | Path, report_dir: str | Path, expected_minutes: int) -> list[Chart]:
     """Draw the charts and write each as SVG and PNG into ``report/figures``,
     with an index of their titles, captions and alt text."""
+    from mentoring_eval import figures
+
     computed = load_site_metrics(processed_dir)
     charts = figures.all_charts(computed.table4, computed.monthly, computed.profile, computed.departures,
                                 expected_minutes=expected_minutes)
