@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+LAB_VENV  := .venv-lab
+LAB_STAMP := $(LAB_VENV)/.installed
 QUARTO_CLI := quarto-cli==1.10.19
 
 # ruff (lint and format check) runs before the tests when LINT=1. It stays off
@@ -28,9 +30,18 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check $(RUFF_PATHS)
 	$(VENV)/bin/ruff format --check $(RUFF_PATHS)
 
-# JupyterLab refuses to run as root unless told (containers often are root).
-lab: $(STAMP)
-	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
+# JupyterLab lives in its own environment, created on the first `make lab`:
+# the server's dependencies (jupyter-events brings jsonschema's format
+# checkers, whose rfc3987-syntax grammar costs 2.7 s on every `import
+# nbformat`) stay out of the environment that runs the pipeline and the tests.
+# Its notebooks' kernel, "python3", is the project's .venv (registered on each
+# `make lab`, so a rebuilt .venv is picked up). JupyterLab refuses to run as
+# root unless told (containers often are root).
+lab: $(STAMP) $(LAB_STAMP)
+	@# (ipykernel warns that this prefix is not on the .venv's own kernel path: it is the lab's)
+	@$(PY) -m ipykernel install --prefix $(LAB_VENV) --name python3 --display-name "Python 3 (mentoring-eval)" \
+		>$(LAB_VENV)/kernel-install.log 2>&1 || { cat $(LAB_VENV)/kernel-install.log; exit 1; }
+	$(LAB_VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
 
 # Re-execute the notebooks in place after an intended change: `git diff`
 # then shows exactly which outputs moved.
@@ -46,7 +57,7 @@ synth: $(STAMP)
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@echo "Creating the environment in $(VENV) (first use only)..."
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --clear $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@# Quarto's PyPI package downloads its binary at install time; where the
@@ -57,3 +68,9 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 		echo "quarto-cli could not be installed here (see $(VENV)/quarto-install.log): the report will be rendered to HTML by nbconvert."; \
 	fi
 	@touch $(STAMP)
+
+$(LAB_STAMP): requirements-lab.txt constraints.txt
+	@echo "Creating JupyterLab's environment in $(LAB_VENV) (first make lab only)..."
+	$(PYTHON) -m venv --clear $(LAB_VENV)
+	$(LAB_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-lab.txt -c constraints.txt
+	@touch $(LAB_STAMP)

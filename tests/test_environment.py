@@ -1,8 +1,12 @@
 """The environment is pinned exactly, and the pip and conda pins agree."""
 
+import importlib.util
 import re
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -12,13 +16,13 @@ def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def requirement_pins() -> dict[str, str]:
+def requirement_pins(file: str = "requirements.txt") -> dict[str, str]:
     pins = {}
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
+    for line in (ROOT / file).read_text().splitlines():
         line = line.split("#")[0].strip()
         if line:
             name, _, version = line.partition("==")
-            assert version, f"requirements.txt: {line!r} is not pinned exactly"
+            assert version, f"{file}: {line!r} is not pinned exactly"
             pins[canonical(name)] = version
     return pins
 
@@ -50,8 +54,27 @@ def test_conda_environment_adds_quarto_at_the_makefile_release():
     assert conda_pins()["python"] == "3.11"
 
 
-def test_constraints_agree_with_requirements():
+@pytest.mark.parametrize("file", ["requirements.txt", "requirements-lab.txt"])
+def test_constraints_agree_with_requirements(file):
     constraints = {canonical(n): v for n, _, v in (
         line.partition("==") for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line)}
-    drift = {n: (v, constraints.get(n)) for n, v in requirement_pins().items() if constraints.get(n) != v}
-    assert not drift, f"constraints.txt disagrees with requirements.txt: {drift}"
+    drift = {n: (v, constraints.get(n)) for n, v in requirement_pins(file).items() if constraints.get(n) != v}
+    assert not drift, f"constraints.txt disagrees with {file}: {drift}"
+
+
+def test_jupyterlab_is_pinned_for_its_own_environment_only():
+    """JupyterLab's server brings jsonschema's format checkers (rfc3987-syntax),
+    which every `import nbformat` would then load: it lives in .venv-lab."""
+    assert requirement_pins("requirements-lab.txt") == {"jupyterlab": requirement_pins("constraints.txt")["jupyterlab"]}
+    assert "jupyterlab" not in requirement_pins() and "jupyterlab" not in conda_pins()
+
+
+def test_the_runtime_environment_loads_no_uri_grammar_with_nbformat():
+    """papermill, nbval and nbconvert import nbformat, which imports jsonschema;
+    with rfc3987-syntax installed, jsonschema compiles its grammar at import
+    (2.7 s, python-jsonschema/jsonschema#1428). The environment that runs the
+    pipeline and the tests must not have it."""
+    script = "import sys, nbformat; print('rfc3987_syntax' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"
+    assert importlib.util.find_spec("rfc3987_syntax") is None
