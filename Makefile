@@ -72,5 +72,6 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 $(LAB_STAMP): requirements-lab.txt constraints.txt
 	@echo "Creating JupyterLab's environment in $(LAB_VENV) (first make lab only)..."
 	$(PYTHON) -m venv --clear $(LAB_VENV)
+	@echo '*' > $(LAB_VENV)/.gitignore  # git ignores the whole environment (as venv does from Python 3.13)
 	$(LAB_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-lab.txt -c constraints.txt
 	@touch $(LAB_STAMP)
