@@ -14,21 +14,24 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from mentoring_eval import pipeline, provenance
+from mentoring_eval import locking, pipeline, provenance
+from mentoring_eval.locking import output_lock
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_RAW = ROOT / "data" / "raw"
 LOG = "mentoring_log.csv"
 STAGE_NAMES = [stage.name for stage in pipeline.STAGES]
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 75
 
 # The runner's bookkeeping in the report folder. A failed run may forget a
 # stage it was about to rerun, and the kernel log only grows; every other file
@@ -44,15 +47,19 @@ Snapshot = dict[str, bytes]  # "processed/..." or "report/..." -> the file's byt
 # ---------------------------------------------------------------- running the command
 
 
-def run_cli(*args: str, processed: Path, report: Path, raw: Path | None = None,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """The command as a user types it, from the project folder. The output
-    folders are required arguments, so no run can write into the project's."""
+def cli_command(*args: str, processed: Path, report: Path, raw: Path | None = None) -> list[str]:
+    """The command as a user types it. The output folders are required
+    arguments, so no run can write into the project's."""
     command = [sys.executable, "-m", "mentoring_eval", "run", "--processed", str(processed),
                "--report", str(report), "--renderer", "nbconvert", *args]
-    if raw is not None:
-        command += ["--raw", str(raw)]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300,
+    return command + ["--raw", str(raw)] if raw is not None else command
+
+
+def run_cli(*args: str, processed: Path, report: Path, raw: Path | None = None,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run the command from the project folder and wait for it."""
+    return subprocess.run(cli_command(*args, processed=processed, report=report, raw=raw), cwd=ROOT,
+                          capture_output=True, text=True, timeout=300,
                           env=None if env is None else {**os.environ, **env})
 
 
@@ -401,3 +408,136 @@ def test_an_interim_cut_off_reports_only_the_sites_open_by_then(tmp_path):
     assert table4_sites(html) == sorted(months)
     assert "reproduce every cell" not in html  # no published reference at an interim cut-off
     assert "there is nothing to reproduce" in html
+
+
+# ---------------------------------------------------------------- two runs on the same folders
+
+
+@dataclass
+class Started:
+    """A run started in the background, its output going to files."""
+
+    process: subprocess.Popen
+    stdout: Path
+    stderr: Path
+
+    def finish(self) -> subprocess.CompletedProcess:
+        self.process.wait(timeout=300)
+        return subprocess.CompletedProcess(self.process.args, self.process.returncode,
+                                           self.stdout.read_text(encoding="utf-8"),
+                                           self.stderr.read_text(encoding="utf-8"))
+
+
+def start_cli(*args: str, good: GoodRun, logs: Path) -> Started:
+    logs.mkdir(parents=True, exist_ok=True)
+    stdout, stderr = logs / "stdout.txt", logs / "stderr.txt"
+    with stdout.open("w", encoding="utf-8") as out, stderr.open("w", encoding="utf-8") as err:
+        process = subprocess.Popen(cli_command(*args, raw=good.raw, processed=good.processed, report=good.report),
+                                   cwd=ROOT, stdout=out, stderr=err, text=True)
+    return Started(process, stdout, stderr)
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.05)
+
+
+def lock_holder(folder: Path) -> str:
+    return locking.lock_file(folder).read_text(encoding="utf-8").strip() if locking.lock_file(folder).exists() else ""
+
+
+def leftovers(good: GoodRun) -> list[str]:
+    """What a run must not leave: snapshots beside the output folders,
+    executed notebooks in the making."""
+    beside = [p.name for p in good.processed.parent.iterdir() if ".last-good" in p.name]
+    return sorted(beside + [p.name for p in good.report.rglob("*.running.ipynb")])
+
+
+def same_as_last_good(good: GoodRun) -> list[str]:
+    """What differs from the last good run's outputs (the kernel log may grow)."""
+    now = snapshot(good.processed, good.report)
+    differ = [name for name in now.keys() | good.last_good.keys()
+              if now.get(name) != good.last_good.get(name) and name != KERNEL_LOG]
+    return sorted(differ)
+
+
+def stage_lines(result: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in result.stdout.splitlines() if line.startswith("[")]
+
+
+def test_no_wait_refuses_at_once_while_a_run_holds_one_of_its_folders(good):
+    with output_lock([good.processed]):  # a run in progress that shares only the processed folder
+        started = time.monotonic()
+        refused = run_against_last_good(good, "--no-wait", raw=good.raw)
+        seconds = time.monotonic() - started
+    assert refused.result.returncode == EXIT_BUSY, shown(refused.result)
+    assert_one_line_error(refused.result, (f"PID {os.getpid()}", str(good.processed), "--no-wait"))
+    assert refused.damage == [] and seconds < 30
+
+
+def test_a_run_waits_for_the_run_in_progress_then_finds_its_work_done(good, tmp_path):
+    with output_lock([good.report]):  # a run in progress that shares only the report folder
+        waiting = start_cli(good=good, logs=tmp_path)
+        wait_until(lambda: "waiting" in waiting.stdout.read_text(encoding="utf-8"), "the second run says it waits")
+        time.sleep(0.5)
+        assert waiting.process.poll() is None, "the second run did not wait"
+    result = waiting.finish()
+    assert result.returncode == EXIT_OK and result.stderr == "", shown(result)
+    assert result.stdout.splitlines()[1] == f"waiting for the run in progress (PID {os.getpid()}) to finish with " \
+                                            f"{good.report}"
+    assert all(re.search(SKIPPED, line) for line in stage_lines(result)), shown(result)
+    assert snapshot(good.processed, good.report) == good.last_good
+
+
+def test_two_runs_at_once_both_succeed_and_leave_what_a_single_run_leaves(good, tmp_path):
+    """`make report` in one terminal, the command again in another a moment later."""
+    try:
+        first = start_cli("--force", good=good, logs=tmp_path / "first")
+        wait_until(lambda: lock_holder(good.processed) == str(first.process.pid), "the first run holds its folders")
+        second = start_cli(good=good, logs=tmp_path / "second")
+        first_result, second_result = first.finish(), second.finish()
+        for result in (first_result, second_result):
+            assert result.returncode == EXIT_OK and result.stderr == "", shown(result)
+        assert f"waiting for the run in progress (PID {first.process.pid})" in second_result.stdout
+        assert all(re.search(DONE, line) for line in stage_lines(first_result)[:-1]), shown(first_result)
+        assert all(re.search(SKIPPED, line) for line in stage_lines(second_result)), shown(second_result)
+        assert same_as_last_good(good) == []
+        assert leftovers(good) == []
+    finally:
+        good.restore()
+
+
+def test_a_run_killed_mid_stage_is_put_right_by_the_next_run(good, tmp_path):
+    try:
+        # Another cut-off, so that what the killed run writes differs from the last good outputs.
+        killed = start_cli("--force", "--as-of", "2019-01-01", good=good, logs=tmp_path)
+        scratch = good.report / "notebooks" / ".02_site_metrics.running.ipynb"
+        wait_until(scratch.exists, "the killed run is in its second stage")
+        killed.process.send_signal(signal.SIGKILL)
+        killed.process.wait(timeout=30)
+        assert leftovers(good) and same_as_last_good(good), "the run was not killed half-way"
+
+        after = run_cli(raw=good.raw, processed=good.processed, report=good.report)
+        assert after.returncode == EXIT_OK and after.stderr == "", shown(after)
+        assert "Traceback" not in after.stdout
+        assert "an earlier run was interrupted" in after.stdout, shown(after)
+        # The last good outputs are back, with the state that says so: nothing to redo.
+        assert all(re.search(SKIPPED, line) for line in stage_lines(after)), shown(after)
+        assert same_as_last_good(good) == []
+        assert leftovers(good) == []
+        assert locking.orphaned_kernels(killed.process.pid) == []
+    finally:
+        good.restore()
+
+
+def test_ctrl_c_while_waiting_ends_with_one_line_and_touches_nothing(good, tmp_path):
+    with output_lock([good.processed]):
+        waiting = start_cli(good=good, logs=tmp_path)
+        wait_until(lambda: "waiting" in waiting.stdout.read_text(encoding="utf-8"), "the second run says it waits")
+        waiting.process.send_signal(signal.SIGINT)
+        result = waiting.finish()
+    assert result.returncode == 130, shown(result)
+    assert_one_line_error(result, ("interrupted",))
+    assert snapshot(good.processed, good.report) == good.last_good

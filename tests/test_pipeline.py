@@ -1,5 +1,8 @@
-"""The runner's pure parts: fingerprints, metadata stripping, the reference rule."""
+"""The runner's parts: fingerprints, metadata stripping, the reference rule, all-or-nothing
+runs and what a killed run leaves behind."""
 
+import os
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -8,8 +11,8 @@ import pytest
 
 from mentoring_eval import paths
 from mentoring_eval.pipeline import (
-    PUBLISHED_AS_OF, STAGES, RunSettings, StageFailed, execute_notebook, package_code_digest, stage_fingerprint,
-    strip_run_metadata,
+    PUBLISHED_AS_OF, STAGES, RunSettings, StageFailed, all_or_nothing, execute_notebook, package_code_digest,
+    recover_interrupted_run, remove_scratch_notebooks, stage_fingerprint, strip_run_metadata,
 )
 from mentoring_eval.errors import InputError
 
@@ -127,3 +130,116 @@ def test_the_code_digest_covers_subpackages_and_not_where_the_package_lies(tmp_p
     (tmp_path / "b" / "figures" / "dose.py").write_text("BARS = 1\n")
     (tmp_path / "b" / "figures" / "dose.py").rename(tmp_path / "b" / "figures" / "mode.py")
     assert package_code_digest(tmp_path / "a") != package_code_digest(tmp_path / "b")
+
+
+# ---------------------------------------------------------------- all or nothing, and what a killed run leaves
+
+
+def output_folders(tmp_path: Path) -> tuple[Path, Path]:
+    processed, report = tmp_path / "processed", tmp_path / "report"
+    for folder, name in ((processed, "contacts.csv"), (report, "report.html")):
+        (folder / "notebooks").mkdir(parents=True)
+        (folder / name).write_text("last good\n")
+    return processed, report
+
+
+def contents(*folders: Path) -> dict[str, str]:
+    return {str(path.relative_to(folder.parent)): path.read_text()
+            for folder in folders for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def beside(*folders: Path) -> list[str]:
+    """Everything next to the folders but the folders themselves: snapshots left behind."""
+    return sorted(p.name for p in folders[0].parent.iterdir() if p not in folders)
+
+
+def overwrite(folder: Path, name: str) -> None:
+    """A writer of the pipeline: write a new file, then rename it over the old one."""
+    (folder / f".{name}.tmp").write_text("half-written\n")
+    os.replace(folder / f".{name}.tmp", folder / name)
+
+
+def test_a_failed_run_puts_every_folder_back_and_leaves_no_snapshot(tmp_path):
+    processed, report = output_folders(tmp_path)
+    before = contents(processed, report)
+    with pytest.raises(RuntimeError, match="stage broke"), all_or_nothing([processed, report], say=print):
+        overwrite(processed, "contacts.csv")
+        (report / "new.svg").write_text("new\n")
+        raise RuntimeError("stage broke")
+    assert contents(processed, report) == before
+    assert beside(processed, report) == []
+
+
+def test_a_succeeded_run_keeps_its_outputs_and_leaves_no_snapshot(tmp_path):
+    processed, report = output_folders(tmp_path)
+    with all_or_nothing([processed, report], say=print):
+        overwrite(processed, "contacts.csv")
+    assert (processed / "contacts.csv").read_text() == "half-written\n"
+    assert beside(processed, report) == []
+
+
+def killed_mid_run(processed: Path, report: Path) -> None:
+    """What ``kill -9`` leaves: complete snapshots, half-written folders."""
+    for folder in (processed, report):
+        shutil.copytree(folder, folder.with_name(f".{folder.name}.last-good"), copy_function=os.link)
+    overwrite(processed, "contacts.csv")
+    (report / "notebooks" / ".02_site_metrics.running.ipynb").write_text("{}")
+
+
+def test_the_next_run_puts_back_what_a_killed_run_half_wrote(tmp_path):
+    processed, report = output_folders(tmp_path)
+    before = contents(processed, report)
+    killed_mid_run(processed, report)
+    said: list[str] = []
+    recover_interrupted_run([processed, report], say=said.append)
+    assert contents(processed, report) == before
+    assert beside(processed, report) == []
+    assert said == [f"an earlier run was interrupted: {processed} and {report} put back as the last good run left them"]
+
+
+def test_all_or_nothing_itself_recovers_before_it_snapshots(tmp_path):
+    processed, report = output_folders(tmp_path)
+    before = contents(processed, report)
+    killed_mid_run(processed, report)
+    with pytest.raises(RuntimeError), all_or_nothing([processed, report], say=lambda line: None):
+        raise RuntimeError("this run fails too")
+    assert contents(processed, report) == before  # the last good run's, not the killed run's half
+    assert beside(processed, report) == []
+
+
+def test_a_snapshot_killed_while_being_built_is_dropped_and_the_folder_kept(tmp_path):
+    processed, report = output_folders(tmp_path)
+    (tmp_path / ".processed.last-good.partial").mkdir()  # only part of the copy was made
+    before = contents(processed, report)
+    said: list[str] = []
+    recover_interrupted_run([processed, report], say=said.append)
+    assert contents(processed, report) == before and said == []
+    assert beside(processed, report) == []
+
+
+def test_a_run_killed_while_discarding_its_snapshots_had_succeeded(tmp_path):
+    processed, report = output_folders(tmp_path)
+    killed_mid_run(processed, report)
+    after = contents(processed, report)
+    # Killed after marking the first snapshot as done with, before the second.
+    os.replace(tmp_path / ".processed.last-good", tmp_path / ".processed.last-good.discard")
+    said: list[str] = []
+    recover_interrupted_run([processed, report], say=said.append)
+    assert contents(processed, report) == after and said == []
+    assert beside(processed, report) == []
+
+
+def test_a_snapshot_removed_during_a_failing_run_is_not_a_second_error(tmp_path):
+    processed, report = output_folders(tmp_path)
+    with pytest.raises(RuntimeError, match="stage broke"), all_or_nothing([processed, report], say=print):
+        shutil.rmtree(tmp_path / ".processed.last-good")
+        raise RuntimeError("stage broke")
+    assert (processed / "contacts.csv").exists() and beside(processed, report) == []
+
+
+def test_scratch_notebooks_of_a_killed_run_are_removed(tmp_path):
+    _, report = output_folders(tmp_path)
+    (report / "notebooks" / ".01_clean.running.ipynb").write_text("{}")
+    (report / "notebooks" / "01_clean.ipynb").write_text("{}")
+    remove_scratch_notebooks(report)
+    assert sorted(p.name for p in (report / "notebooks").iterdir()) == ["01_clean.ipynb"]

@@ -1,7 +1,8 @@
 """``python -m mentoring_eval run``: raw records in, rendered report out.
 
 Exit status 0 on success, 2 on bad input (one line on standard error), 1 on
-anything else.
+anything else; with ``--no-wait``, 75 when another run is using an output
+folder.
 """
 
 from __future__ import annotations
@@ -15,12 +16,17 @@ from pathlib import Path
 
 from mentoring_eval import paths
 from mentoring_eval.errors import InputError
+from mentoring_eval.locking import FolderBusy
 from mentoring_eval.pipeline import (
     KERNEL_LOG, PUBLISHED_AS_OF, STAGES, RunSettings, StageFailed, execute_notebook, run_pipeline,
 )
 from mentoring_eval.render import RENDERERS, RenderError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_BUSY = 75  # EX_TEMPFAIL of sysexits.h: try again later (another run is using the folders)
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a run stopped by Ctrl-C
+EXIT_STATUSES = (f"exit status: {EXIT_OK} success; {EXIT_BAD_INPUT} bad input (one line on standard error); "
+                 f"{EXIT_BUSY} another run is using an output folder (with --no-wait); {EXIT_FAILED} anything else")
 
 
 def _iso_date(text: str) -> date:
@@ -46,7 +52,7 @@ class OneLineErrors(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineErrors(prog="python -m mentoring_eval", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineErrors)
-    run = commands.add_parser("run", help="clean, compute, draw and render the report")
+    run = commands.add_parser("run", help="clean, compute, draw and render the report", epilog=EXIT_STATUSES)
     run.add_argument("--raw", metavar="DIR", help="raw records folder (default: data/raw)")
     run.add_argument("--processed", metavar="DIR", help="stage outputs folder (default: data/processed)")
     run.add_argument("--report", metavar="DIR", help="report folder (default: report)")
@@ -57,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--renderer", choices=RENDERERS, default="auto",
                      help="auto: Quarto when installed, else nbconvert (default: auto)")
     run.add_argument("--force", action="store_true", help="rerun every stage even if nothing changed")
+    run.add_argument("--no-wait", dest="wait", action="store_false",
+                     help="if another run is using the output folders, exit at once with status "
+                          f"{EXIT_BUSY} instead of waiting for it to finish (default: wait)")
     commands.add_parser("baselines", help="re-execute the notebooks in place with their default parameters "
                                           "(the nbval baselines), after an intended change")
     return parser
@@ -75,7 +84,8 @@ def command_run(args: argparse.Namespace) -> int:
     settings = RunSettings(paths=paths.resolve(*given),
                            as_of=args.as_of, expected_minutes=args.expected_minutes)
     print(f"RETAKE mentoring report as of {settings.as_of.isoformat()} from {_shown(settings.paths.raw)}", flush=True)
-    rendered = run_pipeline(settings, args.renderer, args.force, say=lambda line: print(line, flush=True))
+    rendered = run_pipeline(settings, args.renderer, args.force, say=lambda line: print(line, flush=True),
+                            wait=args.wait)
     for output in rendered.outputs:
         print(f"report: {_shown(output)}")
     return EXIT_OK
@@ -111,5 +121,14 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return EXIT_FAILED
     except RenderError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except FolderBusy as error:
+        print(f"busy: {error}; not waiting (--no-wait)", file=sys.stderr)
+        return EXIT_BUSY
+    except KeyboardInterrupt:
+        print("interrupted: the last good outputs are untouched", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as error:  # the machine's, not the input's: a full disk, a folder removed mid-run
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED

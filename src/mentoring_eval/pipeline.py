@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # imported where used: importing it costs a second, and a no-
     import nbformat
 
 from mentoring_eval.errors import InputError
+from mentoring_eval.locking import output_lock
 from mentoring_eval.paths import ProjectPaths, shown
 from mentoring_eval.provenance import INPUT_RECORD, raw_inputs_digest, recorded_inputs_digest, sha256_of_file
 from mentoring_eval.render import Rendered, choose_renderer, render
@@ -266,34 +267,104 @@ def _link_or_copy(source: str, target: str) -> None:
         shutil.copy2(source, target)
 
 
+def _snapshots(folders: list[Path]) -> dict[Path, Path]:
+    """Each outermost folder and its snapshot's name, beside it."""
+    outermost = [f for f in folders if not any(o != f and o in f.parents for o in folders)]
+    return {folder: folder.with_name(f".{folder.name}.last-good") for folder in dict.fromkeys(outermost)}
+
+
+# A snapshot is built under a temporary name and renamed once complete, and
+# renamed again before it is removed after a success, so that the names a
+# killed run leaves behind say how far it got.
+def _being_built(snapshot: Path) -> Path:
+    return snapshot.with_name(snapshot.name + ".partial")
+
+
+def _being_discarded(snapshot: Path) -> Path:
+    return snapshot.with_name(snapshot.name + ".discard")
+
+
+def _restore(folder: Path, snapshot: Path) -> None:
+    """Put ``folder`` back as ``snapshot`` holds it. Killed half-way, it is
+    simply done again: the snapshot stays whole until the final rename."""
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(snapshot, folder)
+
+
+def recover_interrupted_run(folders: list[Path], say: Callable[[str], None] = print) -> None:
+    """Tidy what a run killed part-way (``kill -9``, a power cut) left beside
+    the output folders; call it only while holding their locks
+    (:func:`mentoring_eval.locking.output_lock`), when no run is writing.
+
+    - A snapshot still being built: the folder itself was not yet touched;
+      drop the partial copy.
+    - A complete snapshot: the run died while writing, so the folder may be
+      half-written; put the last good outputs back (the next stages then run
+      or skip as usual).
+    - A snapshot being discarded: the run had succeeded; drop what is left
+      of the snapshots, keep its outputs.
+    """
+    snapshots = _snapshots(folders)
+    succeeded = any(_being_discarded(snapshot).exists() for snapshot in snapshots.values())
+    to_restore = {folder: snapshot for folder, snapshot in snapshots.items() if snapshot.is_dir() and not succeeded}
+    if to_restore:
+        say(f"an earlier run was interrupted: {' and '.join(map(str, to_restore))} put back as the last good run "
+            "left them")
+    for folder, snapshot in snapshots.items():
+        shutil.rmtree(_being_built(snapshot), ignore_errors=True)
+        shutil.rmtree(_being_discarded(snapshot), ignore_errors=True)
+        if folder in to_restore:
+            _restore(folder, snapshot)
+        else:
+            shutil.rmtree(snapshot, ignore_errors=True)
+
+
 @contextlib.contextmanager
-def all_or_nothing(folders: list[Path]) -> Iterator[None]:
+def all_or_nothing(folders: list[Path], say: Callable[[str], None] = print) -> Iterator[None]:
     """A run changes its output folders only if the whole run succeeds.
 
     Each folder is snapshotted beside itself with hard links, which is
     instant: every writer of the pipeline replaces a file (write, then
     rename) rather than rewriting it, so a link keeps the old bytes. When
     the run fails, the folder is put back as it was, keeping only the failed
-    notebooks written for inspection.
+    notebooks written for inspection. What a killed run left behind is
+    tidied first (:func:`recover_interrupted_run`); the caller holds the
+    folders' locks.
     """
-    outermost = [f for f in folders if not any(o != f and o in f.parents for o in folders)]
-    snapshots = {folder: folder.with_name(f".{folder.name}.last-good") for folder in dict.fromkeys(outermost)}
+    recover_interrupted_run(folders, say)
+    snapshots = _snapshots(folders)
     for folder, snapshot in snapshots.items():
-        shutil.rmtree(snapshot, ignore_errors=True)
-        shutil.copytree(folder, snapshot, copy_function=_link_or_copy)
+        building = _being_built(snapshot)
+        shutil.copytree(folder, building, copy_function=_link_or_copy)
+        os.replace(building, snapshot)
     try:
         yield
     except BaseException:
         for folder, snapshot in snapshots.items():
+            if not snapshot.is_dir():  # removed by hand mid-run: nothing to put back, keep what is there
+                continue
             for failed in folder.rglob("*.failed.ipynb"):
                 kept = snapshot / failed.relative_to(folder)
                 kept.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(failed, kept)
-            shutil.rmtree(folder)
-            os.replace(snapshot, folder)
+            _restore(folder, snapshot)
         raise
+    # Mark every snapshot as done with before removing any: a run killed in
+    # between is then known to have succeeded, not half-restored.
+    discarded = []
     for snapshot in snapshots.values():
-        shutil.rmtree(snapshot)
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(snapshot, _being_discarded(snapshot))
+            discarded.append(_being_discarded(snapshot))
+    for snapshot in discarded:
+        shutil.rmtree(snapshot, ignore_errors=True)
+
+
+def remove_scratch_notebooks(report: Path) -> None:
+    """Executed notebooks in the making (``.<stage>.running.ipynb``) that a
+    killed run left in the report folder."""
+    for scratch in (report / EXECUTED_FOLDER).glob(".*.running.ipynb"):
+        scratch.unlink(missing_ok=True)
 
 
 def prepare_output_folders(settings: RunSettings) -> None:
@@ -307,12 +378,21 @@ def prepare_output_folders(settings: RunSettings) -> None:
 
 
 def run_pipeline(settings: RunSettings, renderer: str = "auto", force: bool = False,
-                 say: Callable[[str], None] = print) -> Rendered:
+                 say: Callable[[str], None] = print, wait: bool = True) -> Rendered:
     """Every stage, then the render, each skipped when nothing it depends on
-    changed; all or nothing: a failure leaves the last good outputs as they were."""
+    changed; all or nothing: a failure leaves the last good outputs as they were.
+
+    One run at a time per output folder: a run that shares a folder with a
+    run in progress waits for it (``wait``), or raises
+    :class:`mentoring_eval.locking.FolderBusy`.
+    """
     prepare_output_folders(settings)
-    with all_or_nothing([settings.paths.processed, settings.paths.report]):
-        return _run_and_render(settings, renderer, force, say)
+    folders = [settings.paths.processed, settings.paths.report]
+    with output_lock(folders, wait=wait, say=say):
+        recover_interrupted_run(folders, say)
+        remove_scratch_notebooks(settings.paths.report)
+        with all_or_nothing(folders, say):
+            return _run_and_render(settings, renderer, force, say)
 
 
 def _run_and_render(settings: RunSettings, renderer: str, force: bool, say: Callable[[str], None]) -> Rendered:
