@@ -17,8 +17,9 @@ LOG = "mentoring_log.csv"
 
 def copy_project(target: Path) -> Path:
     """What nbval needs to run the notebooks elsewhere: the notebooks, the
-    data, the project marker and the sanitiser (the package is installed)."""
-    for name in ("pyproject.toml", "_quarto.yml"):
+    data, the project marker, the citation the report cites and the
+    sanitiser (the package is installed)."""
+    for name in ("pyproject.toml", "_quarto.yml", "CITATION.cff"):
         shutil.copy(ROOT / name, target / name)
     shutil.copytree(ROOT / "notebooks", target / "notebooks")
     shutil.copytree(ROOT / "data" / "raw", target / "data" / "raw")
