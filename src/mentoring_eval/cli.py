@@ -26,7 +26,8 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_BUSY = 75  # EX_TEMPFAIL of sysexits.h: try again later (another run is using the folders)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a run stopped by Ctrl-C
 EXIT_STATUSES = (f"exit status: {EXIT_OK} success; {EXIT_BAD_INPUT} bad input (one line on standard error); "
-                 f"{EXIT_BUSY} another run is using an output folder (with --no-wait); {EXIT_FAILED} anything else")
+                 f"{EXIT_BUSY} another run is using an output folder (with --no-wait); {EXIT_INTERRUPTED} "
+                 f"interrupted (Ctrl-C); {EXIT_FAILED} anything else")
 
 
 def _iso_date(text: str) -> date:
