@@ -64,6 +64,8 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@# machine cannot reach the download, carry on and render with nbconvert.
 	@if $(PY) -m pip install --quiet --disable-pip-version-check $(QUARTO_CLI) >$(VENV)/quarto-install.log 2>&1; then \
 		echo "Quarto installed: the report will be rendered to HTML and PDF by Quarto."; \
+	elif command -v quarto >/dev/null; then \
+		echo "quarto-cli could not be installed here, but $$(command -v quarto) is on PATH: the report will be rendered to HTML and PDF by it."; \
 	else \
 		echo "quarto-cli could not be installed here (see $(VENV)/quarto-install.log): the report will be rendered to HTML by nbconvert."; \
 	fi

@@ -1,9 +1,9 @@
 """The regression suite has teeth, and runs are byte-for-byte deterministic."""
 
 import csv
-import re
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys

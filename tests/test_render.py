@@ -1,9 +1,14 @@
-"""Choosing a renderer, and the nbconvert fallback."""
+"""Choosing a renderer, the nbconvert fallback, and preparing a folder for
+Quarto (the render itself is checked in test_quarto.py, where Quarto is)."""
+
+from pathlib import Path
 
 import nbformat
 import pytest
 
 from mentoring_eval import render
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_auto_prefers_quarto_when_present(monkeypatch):
@@ -25,7 +30,7 @@ def test_an_explicit_renderer_is_kept():
 def test_requesting_quarto_without_it_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr(render, "find_quarto", lambda: None)
     with pytest.raises(render.RenderError, match="quarto command was not found"):
-        render.render_with_quarto(tmp_path / "r.ipynb", tmp_path, tmp_path)
+        render.render_with_quarto(tmp_path / "r.ipynb", tmp_path, ROOT)
 
 
 def test_nbconvert_writes_one_html_file_with_the_code_hidden(tmp_path):
@@ -40,3 +45,81 @@ def test_nbconvert_writes_one_html_file_with_the_code_hidden(tmp_path):
     html = rendered.outputs[0].read_text()
     assert rendered.outputs == (tmp_path / "report.html",)
     assert "Visible" in html and "secret_variable_name" not in html
+
+
+def report_like_notebook(folder: Path) -> Path:
+    """A notebook in <folder>/notebooks/ that shows a figure of <folder>/figures/, as the report does."""
+    notebook = nbformat.v4.new_notebook()
+    code = nbformat.v4.new_code_cell("Markdown(...)")
+    code.outputs = [nbformat.v4.new_output("display_data", data={
+        "text/markdown": "![Minutes](../figures/dose.svg){#fig-dose fig-alt=\"Bars\"}", "text/plain": "x"})]
+    notebook.cells = [nbformat.v4.new_markdown_cell("See @fig-dose and [the web](https://example.org)."), code]
+    path = folder / "notebooks" / "04_report.ipynb"
+    path.parent.mkdir(parents=True)
+    nbformat.write(notebook, path)
+    return path
+
+
+def test_with_quarto_hidden_auto_falls_back_to_nbconvert_and_says_so(monkeypatch, tmp_path):
+    """Quarto absent from PATH and from the environment: the report is still rendered."""
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr(render.sys, "executable", str(tmp_path / "python"))
+    assert render.find_quarto() is None
+    executed = report_like_notebook(tmp_path)
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "dose.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"></svg>')
+    rendered = render.render(executed, tmp_path, ROOT, "auto")
+    assert (rendered.renderer, rendered.note, rendered.outputs) == ("nbconvert", "Quarto not found",
+                                                                    (tmp_path / "report.html",))
+    assert "Figure 1" in rendered.outputs[0].read_text(encoding="utf-8")
+
+
+def test_links_are_rebased_for_a_document_moved_up_a_folder(tmp_path):
+    text = ("![a](../figures/x.svg){#fig-x} [b](02.ipynb) [c](https://example.org/y.svg) [d](#tbl-t) "
+            "![e](/abs/z.svg)")
+    assert render.rebase_links(text, tmp_path / "notebooks", tmp_path) == (
+        "![a](figures/x.svg){#fig-x} [b](notebooks/02.ipynb) [c](https://example.org/y.svg) [d](#tbl-t) "
+        "![e](/abs/z.svg)")
+
+
+def test_the_article_is_staged_at_the_folder_root_with_its_appendix_linked(tmp_path):
+    executed = report_like_notebook(tmp_path)
+    appendix = [{"notebook": "notebooks/01_clean.ipynb", "title": "Appendix A: cleaning"}]
+    staged = nbformat.read(render.stage_article(executed, tmp_path, appendix), as_version=4)
+    assert render.ARTICLE == "report.ipynb" and (tmp_path / "report.ipynb").is_file()
+    assert staged.cells[1].outputs[0]["data"]["text/markdown"].startswith("![Minutes](figures/dose.svg)")
+    last = staged.cells[-1].source
+    assert last.startswith("## Computational appendix")
+    assert "[Appendix A: cleaning](notebooks/01_clean.ipynb)" in last
+    assert nbformat.read(executed, as_version=4).cells[1].outputs[0]["data"]["text/markdown"].startswith(
+        "![Minutes](../figures/")  # the executed notebook itself is left as papermill wrote it
+
+
+def test_the_project_template_is_a_manuscript_of_a_report_folder():
+    """Every path of the template is relative to a report folder; the PDF is A4
+    Typst; nothing is executed."""
+    template = render.load_quarto_template(ROOT)
+    assert template["project"] == {"type": "manuscript", "output-dir": "quarto"}
+    assert template["manuscript"]["article"] == render.ARTICLE
+    assert [entry["notebook"] for entry in template["manuscript"]["notebooks"]] == [
+        "notebooks/01_clean.ipynb", "notebooks/02_site_metrics.ipynb", "notebooks/03_figures.ipynb"]
+    assert template["execute"]["enabled"] is False
+    assert template["format"]["typst"]["papersize"] == "a4"
+    assert "breakable" in template["format"]["typst"]["include-in-header"]["text"]
+
+
+def test_a_folder_missing_an_appendix_notebook_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(render, "find_quarto", lambda: "/bin/false")
+    executed = report_like_notebook(tmp_path)
+    with pytest.raises(render.RenderError, match="notebooks/01_clean.ipynb"):
+        render.render_with_quarto(executed, tmp_path, ROOT)
+
+
+def test_quartos_last_error_lines_without_colours_or_stack_trace():
+    output = ("\x1b[1m\x1b[34m[1/4] report/notebooks/01_clean.ipynb\x1b[39m\x1b[22m\n"
+              "\x1b[91mERROR: NotFound: No such file or directory (os error 2): readfile 'x.ipynb'\n"
+              "Path: x.ipynb\n\nStack trace:\n    at async renderFiles (file:///q/render-files.ts:332:9)\n"
+              "    at async quarto (file:///q/quarto.ts:198:5)\x1b[39m\n")
+    assert render.quarto_error(output) == (
+        "  [1/4] report/notebooks/01_clean.ipynb\n"
+        "  ERROR: NotFound: No such file or directory (os error 2): readfile 'x.ipynb'\n  Path: x.ipynb")

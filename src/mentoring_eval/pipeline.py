@@ -29,7 +29,7 @@ from mentoring_eval.errors import InputError
 from mentoring_eval.locking import output_lock
 from mentoring_eval.paths import ProjectPaths, shown
 from mentoring_eval.provenance import INPUT_RECORD, raw_inputs_digest, recorded_inputs_digest, sha256_of_file
-from mentoring_eval.render import Rendered, choose_renderer, render
+from mentoring_eval.render import QUARTO_TEMPLATE, Rendered, choose_renderer, render
 
 PUBLISHED_AS_OF = date(2020, 4, 1)  # the cut-off of the published Table 4
 STATE_FILE = ".pipeline-state.json"
@@ -400,7 +400,10 @@ def _run_and_render(settings: RunSettings, renderer: str, force: bool, say: Call
     chosen, why = choose_renderer(renderer)
     state_path = settings.paths.report / STATE_FILE
     state = _read_state(state_path)
-    render_key = hashlib.sha256(f"{report_fingerprint}:{chosen}".encode()).hexdigest()
+    # The Quarto project's options (layout, formats) are part of what is rendered.
+    template = settings.paths.root / QUARTO_TEMPLATE
+    options = sha256_of_file(template) if chosen == "quarto" and template.is_file() else ""
+    render_key = hashlib.sha256(f"{report_fingerprint}:{chosen}:{options}".encode()).hexdigest()
     previous = state.get("render", {})
     if not force and previous.get("key") == render_key and previous.get("outputs") \
             and all((settings.paths.report / p).exists() for p in previous["outputs"]):

@@ -184,35 +184,125 @@ def render_with_nbconvert(executed_report: Path, report_dir: Path) -> Rendered:
     return Rendered("nbconvert", (target,))
 
 
-def render_with_quarto(executed_report: Path, report_dir: Path, project_root: Path) -> Rendered:
-    """Quarto renders the project of ``_quarto.yml`` when the report folder is the
-    project's own; a report folder elsewhere is rendered as a single document."""
+# ---------------------------------------------------------------- Quarto
+
+QUARTO_TEMPLATE = "_quarto.yml"  # at the project's root: the report's Quarto project, as a report folder holds it
+ARTICLE = "report.ipynb"  # the article, staged at the root of the folder Quarto renders
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+MARKDOWN_TARGET = re.compile(r"(?P<head>!?\[[^\]\n]*\]\()(?P<target>[^)\s]+)(?P<tail>[)\s])")
+
+
+def load_quarto_template(project_root: Path) -> dict:
+    """The project's ``_quarto.yml``: the report's manuscript, with paths
+    relative to a report folder (see :func:`render_quarto_manuscript`)."""
+    import yaml
+
+    return yaml.safe_load((project_root / QUARTO_TEMPLATE).read_text(encoding="utf-8"))
+
+
+def rebase_links(text: str, source: Path, target: Path) -> str:
+    """Relative Markdown links and images written for a document in folder
+    ``source``, rewritten for the same document moved to folder ``target``."""
+    def rebased(match: re.Match) -> str:
+        link = match["target"]
+        if re.match(r"[a-z][a-z0-9+.-]*:|[#/]", link, re.IGNORECASE):  # a URL, an anchor, an absolute path
+            return match[0]
+        moved = Path(os.path.relpath(source / link, target)).as_posix()
+        return f"{match['head']}{moved}{match['tail']}"
+    return MARKDOWN_TARGET.sub(rebased, text)
+
+
+def appendix_markdown(notebooks: list[dict]) -> str:
+    """The article's last section: the notebooks of its computational appendix,
+    linked (Quarto links each to its rendered page) and named for print."""
+    lines = ["## Computational appendix", "",
+             "The executed notebooks this report was computed with, each with its code and outputs:", ""]
+    lines += [f"- [{entry['title']}]({entry['notebook']}) (`{entry['notebook']}`)" for entry in notebooks]
+    return "\n".join(lines)
+
+
+def stage_article(executed: Path, folder: Path, notebooks: list[dict]) -> Path:
+    """The executed notebook as a Quarto manuscript's article: at the root of
+    ``folder`` (Quarto 1.10 doubles the path of an article in a subfolder),
+    its relative links rebased, and a last section linking the appendix."""
+    import nbformat
+    from nbformat.v4 import new_markdown_cell
+
+    notebook = nbformat.read(executed, as_version=4)
+    for container, key in _markdown_texts(notebook):
+        container[key] = rebase_links(container[key], executed.parent, folder)
+    if notebooks:
+        notebook.cells.append(new_markdown_cell(appendix_markdown(notebooks), id="computational-appendix"))
+    staged = folder / ARTICLE
+    scratch = staged.with_name(f".{staged.name}.tmp")
+    nbformat.write(notebook, scratch)
+    os.replace(scratch, staged)
+    return staged
+
+
+def quarto_error(output: str, lines: int = 12) -> str:
+    """Quarto's own last error lines, without colour codes or its stack trace."""
+    kept = [line.rstrip() for line in ANSI_ESCAPE.sub("", output).splitlines()
+            if line.strip() and not line.startswith("    at ") and line.strip() != "Stack trace:"]
+    return "\n".join("  " + line for line in kept[-lines:])
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def render_quarto_manuscript(executed: Path, folder: Path, template: dict) -> Rendered:
+    """Render an executed notebook with Quarto into ``folder``/<output-dir>: the
+    article as HTML and as a Typst PDF, with the template's notebooks as its
+    computational appendix. Nothing is executed.
+
+    ``folder`` becomes a Quarto manuscript project: the template is written
+    into it as its ``_quarto.yml`` and the article is staged at its root.
+    Everything the article and its notebooks link to must lie inside
+    ``folder``: Typst reads no file above the project's root. Works for any
+    folder, inside the project or not, with spaces in its path.
+    """
+    import yaml
+
     quarto = find_quarto()
     if quarto is None:
         raise RenderError("the quarto command was not found; use --renderer nbconvert")
-    if report_dir.resolve() == (project_root / "report").resolve():
-        commands, cwd = [[quarto, "render"]], project_root
-        output_dir = report_dir / QUARTO_OUTPUT
-    else:
-        relative = executed_report.relative_to(report_dir)
-        commands = [[quarto, "render", str(relative), "--to", fmt] for fmt in ("html", "typst")]
-        cwd, output_dir = report_dir, executed_report.parent
-    # Start from nothing: Quarto then writes new files rather than rewriting old
-    # ones, which the run's last-good snapshot (hard links) relies on.
-    for stale in [output_dir] if output_dir.name == QUARTO_OUTPUT else \
-            [executed_report.with_suffix(suffix) for suffix in (".html", ".pdf")]:
-        if stale.is_dir():
-            shutil.rmtree(stale)
-        else:
-            stale.unlink(missing_ok=True)
-    for command in commands:
-        completed = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
-        if completed.returncode != 0:
-            last_lines = "\n".join(completed.stderr.strip().splitlines()[-15:])
-            raise RenderError(f"quarto failed ({' '.join(command[1:])}):\n{last_lines}")
-    # The manuscript's article is its index.html; the Typst PDF may sit in a subfolder.
-    outputs = sorted(output_dir.glob("*.html")) + sorted(output_dir.rglob("*.pdf"))
-    return Rendered("quarto", tuple(outputs))
+    config = {**template, "manuscript": {**template.get("manuscript", {}), "article": ARTICLE}}
+    notebooks = config["manuscript"].get("notebooks", [])
+    missing = [entry["notebook"] for entry in notebooks if not (folder / entry["notebook"]).is_file()]
+    if missing:
+        raise RenderError(f"the Quarto appendix names notebooks that are not in {folder}: {', '.join(missing)}")
+    output_dir = folder / config["project"]["output-dir"]
+    # Start from nothing: Quarto then writes new files rather than rewriting
+    # old ones, which the run's last-good snapshot (hard links) relies on.
+    for stale in (output_dir, folder / ".quarto"):
+        _remove(stale)
+    stage_article(executed, folder, notebooks)
+    project_file = folder / QUARTO_TEMPLATE
+    scratch = project_file.with_name(f".{project_file.name}.tmp")
+    scratch.write_text("# Written by mentoring_eval from the project's _quarto.yml: `quarto render` here renders "
+                       "this folder again.\n" + yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
+                       encoding="utf-8")
+    os.replace(scratch, project_file)
+    completed = subprocess.run([quarto, "render"], cwd=folder, capture_output=True, text=True)
+    _remove(folder / ".quarto")  # Quarto's scratch: caches nothing a rerun needs (nothing is executed)
+    if completed.returncode != 0:
+        raise RenderError(f"quarto render failed in {folder}:\n{quarto_error(completed.stdout + completed.stderr)}")
+    html_page = output_dir / "index.html"  # a manuscript's article is always its index.html
+    pdf = output_dir / Path(ARTICLE).with_suffix(".pdf").name
+    missing = [path for path in (html_page, pdf) if not path.is_file()]
+    if missing:
+        raise RenderError(f"quarto render did not write {', '.join(map(str, missing))}:\n"
+                          f"{quarto_error(completed.stdout + completed.stderr)}")
+    return Rendered("quarto", (html_page, pdf))
+
+
+def render_with_quarto(executed_report: Path, report_dir: Path, project_root: Path) -> Rendered:
+    """The report folder (the default one or any other) as the project's manuscript."""
+    return render_quarto_manuscript(executed_report, report_dir, load_quarto_template(project_root))
 
 
 def render(executed_report: Path, report_dir: Path, project_root: Path, requested: str = "auto") -> Rendered:

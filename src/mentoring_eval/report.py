@@ -56,6 +56,36 @@ def format_value(value: object, decimals: int | None = None) -> str:
     return str(value)
 
 
+LINE_CHARACTERS = 95  # about the characters in a line of the report's text (A4, 2 cm margins, 10 pt)
+NARROW_TABLE = 72  # Pandoc's default --columns: a table no wider is sized to its content
+SHORT_CELL = 20  # a column whose cells are all this short is given its widest cell: one line each
+
+
+def column_weights(cells: list[list[str]], line: int = LINE_CHARACTERS) -> list[int]:
+    """Each column's share of a wide table's width, as a count of dashes.
+
+    Pandoc sizes the columns of a pipe table wider than 72 characters by the
+    dashes of its separator line (Quarto's HTML and Typst PDF alike). A column
+    of short cells (numbers, codes) gets its widest cell, so each fits on one
+    line; the columns of longer text share the rest of the line in proportion
+    to their typical cell. Every column gets at least its longest word, so no
+    word runs into the next column. Two characters a column are the cell's
+    padding."""
+    header, body = cells[0], cells[1:] or [[""] * len(cells[0])]
+    longest_word = [max((len(word) for text in column for word in text.split()), default=1) + 2
+                    for column in zip(header, *body)]
+    widest = [max(len(text) for text in column) + 2 for column in zip(*body)]
+    typical = [sum(len(text) for text in column) / len(column) + 2 for column in zip(*body)]
+    if max(sum(len(text) + 3 for text in row) + 1 for row in cells) <= NARROW_TABLE:
+        return [3] * len(header)  # no line of the table is wider: Pandoc sizes it to its content
+    short = [w <= SHORT_CELL + 2 for w in widest]
+    fixed = sum(max(w, word) for w, word, is_short in zip(widest, longest_word, short) if is_short)
+    flexible = sum(t for t, is_short in zip(typical, short) if not is_short)
+    rest = max(line - fixed, 0)
+    return [max(word, w if is_short else round(rest * t / flexible))
+            for w, word, t, is_short in zip(widest, longest_word, typical, short)]
+
+
 def markdown_table(table: pd.DataFrame, headers: dict[str, str] | None = None,
                    decimals: dict[str, int] | None = None) -> str:
     """A pipe table; numeric columns right-aligned. ``|`` in cells is escaped."""
@@ -68,12 +98,12 @@ def markdown_table(table: pd.DataFrame, headers: dict[str, str] | None = None,
     def cell(value: object, column: str) -> str:
         return format_value(value, decimals.get(column)).replace("|", "\\|").replace("\n", " ")
 
-    lines = [
-        "| " + " | ".join(headers.get(c, c) for c in columns) + " |",
-        "|" + "|".join("---:" if numeric[c] else ":---" for c in columns) + "|",
-    ]
-    lines += ["| " + " | ".join(cell(v, c) for v, c in zip(row, columns)) + " |"
-              for row in table.itertuples(index=False)]
+    rows = [[str(headers.get(c, c)) for c in columns]]
+    rows += [[cell(v, c) for v, c in zip(row, columns)] for row in table.itertuples(index=False)]
+    separator = ["-" * weight + ":" if numeric[c] else ":" + "-" * weight
+                 for c, weight in zip(columns, column_weights(rows))]
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join(separator) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
     return "\n".join(lines)
 
 
