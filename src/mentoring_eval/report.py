@@ -88,7 +88,8 @@ def column_weights(cells: list[list[str]], line: int = LINE_CHARACTERS) -> list[
 
 def markdown_table(table: pd.DataFrame, headers: dict[str, str] | None = None,
                    decimals: dict[str, int] | None = None) -> str:
-    """A pipe table; numeric columns right-aligned. ``|`` in cells is escaped."""
+    """A pipe table; numeric columns right-aligned. ``|`` in cells is escaped.
+    A column without a header given is headed by its name, capitalised."""
     headers = headers or {}
     decimals = decimals or {}
     columns = list(table.columns)
@@ -98,7 +99,7 @@ def markdown_table(table: pd.DataFrame, headers: dict[str, str] | None = None,
     def cell(value: object, column: str) -> str:
         return format_value(value, decimals.get(column)).replace("|", "\\|").replace("\n", " ")
 
-    rows = [[str(headers.get(c, c)) for c in columns]]
+    rows = [[str(headers.get(c, str(c)[:1].upper() + str(c)[1:])) for c in columns]]
     rows += [[cell(v, c) for v, c in zip(row, columns)] for row in table.itertuples(index=False)]
     separator = ["-" * weight + ":" if numeric[c] else ":" + "-" * weight
                  for c, weight in zip(columns, column_weights(rows))]
@@ -421,7 +422,8 @@ def provenance_markdown(parameters: dict[str, object], input_hashes: pd.DataFram
         *cited,
         f"Made by mentoring-eval from commit `{commit}`.",
         captioned_table(markdown_table(parameters_table(parameters)), "Parameters of this run", "parameters"),
-        captioned_table(markdown_table(input_hashes), "Input files as the clean stage read them, with their SHA-256",
+        captioned_table(markdown_table(input_hashes, {"sha256": "SHA-256"}),
+                        "Input files as the clean stage read them, with their SHA-256",
                         "inputs"),
         captioned_table(markdown_table(versions), "Package versions", "versions"),
     ])
