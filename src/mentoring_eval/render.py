@@ -221,7 +221,7 @@ def appendix_markdown(notebooks: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def stage_article(executed: Path, folder: Path, notebooks: list[dict]) -> Path:
+def stage_article(executed: Path, folder: Path, notebooks: list[dict], article: str = ARTICLE) -> Path:
     """The executed notebook as a Quarto manuscript's article: at the root of
     ``folder`` (Quarto 1.10 doubles the path of an article in a subfolder),
     its relative links rebased, and a last section linking the appendix."""
@@ -233,7 +233,7 @@ def stage_article(executed: Path, folder: Path, notebooks: list[dict]) -> Path:
         container[key] = rebase_links(container[key], executed.parent, folder)
     if notebooks:
         notebook.cells.append(new_markdown_cell(appendix_markdown(notebooks), id="computational-appendix"))
-    staged = folder / ARTICLE
+    staged = folder / article
     scratch = staged.with_name(f".{staged.name}.tmp")
     nbformat.write(notebook, scratch)
     os.replace(scratch, staged)
@@ -254,7 +254,7 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def render_quarto_manuscript(executed: Path, folder: Path, template: dict) -> Rendered:
+def render_quarto_manuscript(executed: Path, folder: Path, template: dict, article: str = ARTICLE) -> Rendered:
     """Render an executed notebook with Quarto into ``folder``/<output-dir>: the
     article as HTML and as a Typst PDF, with the template's notebooks as its
     computational appendix. Nothing is executed.
@@ -263,14 +263,16 @@ def render_quarto_manuscript(executed: Path, folder: Path, template: dict) -> Re
     into it as its ``_quarto.yml`` and the article is staged at its root.
     Everything the article and its notebooks link to must lie inside
     ``folder``: Typst reads no file above the project's root. Works for any
-    folder, inside the project or not, with spaces in its path.
+    folder, inside the project or not, with spaces in its path. ``article``
+    names the staged article and so the PDF (``report.ipynb`` gives
+    ``report.pdf``; the HTML is always ``index.html``).
     """
     import yaml
 
     quarto = find_quarto()
     if quarto is None:
         raise RenderError("the quarto command was not found; use --renderer nbconvert")
-    config = {**template, "manuscript": {**template.get("manuscript", {}), "article": ARTICLE}}
+    config = {**template, "manuscript": {**template.get("manuscript", {}), "article": article}}
     notebooks = config["manuscript"].get("notebooks", [])
     missing = [entry["notebook"] for entry in notebooks if not (folder / entry["notebook"]).is_file()]
     if missing:
@@ -280,7 +282,7 @@ def render_quarto_manuscript(executed: Path, folder: Path, template: dict) -> Re
     # old ones, which the run's last-good snapshot (hard links) relies on.
     for stale in (output_dir, folder / ".quarto"):
         _remove(stale)
-    stage_article(executed, folder, notebooks)
+    stage_article(executed, folder, notebooks, article)
     project_file = folder / QUARTO_TEMPLATE
     scratch = project_file.with_name(f".{project_file.name}.tmp")
     scratch.write_text("# Written by mentoring_eval from the project's _quarto.yml: `quarto render` here renders "
@@ -292,7 +294,7 @@ def render_quarto_manuscript(executed: Path, folder: Path, template: dict) -> Re
     if completed.returncode != 0:
         raise RenderError(f"quarto render failed in {folder}:\n{quarto_error(completed.stdout + completed.stderr)}")
     html_page = output_dir / "index.html"  # a manuscript's article is always its index.html
-    pdf = output_dir / Path(ARTICLE).with_suffix(".pdf").name
+    pdf = output_dir / Path(article).with_suffix(".pdf").name
     missing = [path for path in (html_page, pdf) if not path.is_file()]
     if missing:
         raise RenderError(f"quarto render did not write {', '.join(map(str, missing))}:\n"
