@@ -50,23 +50,39 @@ class OneLineErrors(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"error: {self.prog}: {message} (see --help)\n")
 
 
+def _site_number(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a site number")
+    return int(text)
+
+
+def _add_run_options(command: argparse.ArgumentParser) -> None:
+    """The options of a run, shared by ``run`` and ``sites``."""
+    command.add_argument("--raw", metavar="DIR", help="raw records folder (default: data/raw)")
+    command.add_argument("--processed", metavar="DIR", help="stage outputs folder (default: data/processed)")
+    command.add_argument("--report", metavar="DIR", help="report folder (default: report)")
+    command.add_argument("--as-of", type=_iso_date, default=PUBLISHED_AS_OF, metavar="YYYY-MM-DD",
+                         help=f"cut-off date (default: {PUBLISHED_AS_OF.isoformat()}, the publication's)")
+    command.add_argument("--expected-minutes", type=_positive_minutes, default=60, metavar="N",
+                         help="expected mentoring minutes per site per month (default: 60)")
+    command.add_argument("--renderer", choices=RENDERERS, default="auto",
+                         help="auto: Quarto when installed, else nbconvert (default: auto)")
+    command.add_argument("--force", action="store_true", help="rerun every stage even if nothing changed")
+    command.add_argument("--no-wait", dest="wait", action="store_false",
+                         help="if another run is using the output folders, exit at once with status "
+                              f"{EXIT_BUSY} instead of waiting for it to finish (default: wait)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineErrors(prog="python -m mentoring_eval", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineErrors)
     run = commands.add_parser("run", help="clean, compute, draw and render the report", epilog=EXIT_STATUSES)
-    run.add_argument("--raw", metavar="DIR", help="raw records folder (default: data/raw)")
-    run.add_argument("--processed", metavar="DIR", help="stage outputs folder (default: data/processed)")
-    run.add_argument("--report", metavar="DIR", help="report folder (default: report)")
-    run.add_argument("--as-of", type=_iso_date, default=PUBLISHED_AS_OF, metavar="YYYY-MM-DD",
-                     help=f"cut-off date (default: {PUBLISHED_AS_OF.isoformat()}, the publication's)")
-    run.add_argument("--expected-minutes", type=_positive_minutes, default=60, metavar="N",
-                     help="expected mentoring minutes per site per month (default: 60)")
-    run.add_argument("--renderer", choices=RENDERERS, default="auto",
-                     help="auto: Quarto when installed, else nbconvert (default: auto)")
-    run.add_argument("--force", action="store_true", help="rerun every stage even if nothing changed")
-    run.add_argument("--no-wait", dest="wait", action="store_false",
-                     help="if another run is using the output folders, exit at once with status "
-                          f"{EXIT_BUSY} instead of waiting for it to finish (default: wait)")
+    _add_run_options(run)
+    sites = commands.add_parser("sites", help="the run, then a feedback page for every site (or those named) "
+                                              "and report/sites/index.html", epilog=EXIT_STATUSES)
+    _add_run_options(sites)
+    sites.add_argument("--site", type=_site_number, action="append", metavar="N",
+                       help="only this site (repeat for several; default: every site open at the cut-off)")
     commands.add_parser("baselines", help="re-execute the notebooks in place with their default parameters "
                                           "(the nbval baselines), after an intended change")
     return parser
@@ -79,11 +95,14 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def command_run(args: argparse.Namespace) -> int:
+def _settings(args: argparse.Namespace) -> RunSettings:
     # The user's folders are relative to where they typed the command.
     given = [str(Path(folder).resolve()) if folder else None for folder in (args.raw, args.processed, args.report)]
-    settings = RunSettings(paths=paths.resolve(*given),
-                           as_of=args.as_of, expected_minutes=args.expected_minutes)
+    return RunSettings(paths=paths.resolve(*given), as_of=args.as_of, expected_minutes=args.expected_minutes)
+
+
+def command_run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
     print(f"RETAKE mentoring report as of {settings.as_of.isoformat()} from {_shown(settings.paths.raw)}", flush=True)
     rendered = run_pipeline(settings, args.renderer, args.force, say=lambda line: print(line, flush=True),
                             wait=args.wait)
@@ -92,13 +111,30 @@ def command_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_sites(args: argparse.Namespace) -> int:
+    from mentoring_eval.site_pages import run_site_pages
+
+    settings = _settings(args)
+    print(f"RETAKE mentoring site pages as of {settings.as_of.isoformat()} from {_shown(settings.paths.raw)}",
+          flush=True)
+    rendered, pages = run_site_pages(settings, args.site, args.renderer, args.force,
+                                     say=lambda line: print(line, flush=True))
+    for output in rendered.outputs:
+        print(f"report: {_shown(output)}")
+    print(f"site pages: {_shown(pages.index)} ({len(pages.pages)} sites, {pages.renderer})")
+    return EXIT_OK
+
+
 def command_baselines(_: argparse.Namespace) -> int:
-    """Execute each notebook in place, in order, with its default parameters."""
+    """Execute each notebook in place, in order, with its default parameters
+    (the site report's: the canonical site)."""
+    from mentoring_eval.site_pages import SITE_NOTEBOOK
+
     project = paths.resolve()
-    for stage in STAGES:
-        notebook = project.notebooks / stage.notebook
+    for name, notebook_name in [(stage.name, stage.notebook) for stage in STAGES] + [("site report", SITE_NOTEBOOK)]:
+        notebook = project.notebooks / notebook_name
         started = time.perf_counter()
-        execute_notebook(notebook, notebook, None, project.root, stage.name, project.report / KERNEL_LOG)
+        execute_notebook(notebook, notebook, None, project.root, name, project.report / KERNEL_LOG)
         print(f"{notebook.relative_to(project.root)} re-executed in {time.perf_counter() - started:.1f} s", flush=True)
     print("Review the change with `git diff notebooks/` before committing it.")
     return EXIT_OK
@@ -112,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     # Speed only: the outputs are the same bytes either way.
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     try:
-        return {"run": command_run, "baselines": command_baselines}[args.command](args)
+        return {"run": command_run, "sites": command_sites, "baselines": command_baselines}[args.command](args)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

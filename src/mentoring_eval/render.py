@@ -166,21 +166,38 @@ def without_remote_scripts(page: str) -> str:
     return REMOTE_SCRIPT.sub(lambda m: "" if re.search(r"https?://", m[0]) else m[0], page)
 
 
+def html_exporter():
+    """nbconvert's exporter as the report uses it: code hidden, images inline.
+    Building one loads its templates; a caller rendering many pages keeps one."""
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
+                        exclude_output_prompt=True, exclude_raw=True, embed_images=True)
+
+
+def self_contained_html(notebook: nbformat.NotebookNode, base: Path, exporter=None) -> str:
+    """An executed notebook as one self-contained HTML page: cross-references
+    resolved, figures inline, no code, no scripts from the web. ``base`` is
+    the folder the notebook's figure paths are relative to."""
+    notebook = with_title(resolve_cross_references(notebook, base))
+    body, _ = (exporter or html_exporter()).from_notebook_node(notebook, resources={"metadata": {"name": "report"}})
+    return without_remote_scripts(body)
+
+
+def write_replacing(target: Path, text: str) -> None:
+    """Write ``text`` to a temporary name beside ``target``, then rename: a
+    reader never sees half a page, and the run's snapshot keeps the old one."""
+    scratch = target.with_name(f".{target.name}.tmp")
+    scratch.write_text(text, encoding="utf-8")
+    os.replace(scratch, target)
+
+
 def render_with_nbconvert(executed_report: Path, report_dir: Path) -> Rendered:
     """One self-contained HTML file: figures are inline SVG, code is hidden."""
     import nbformat
-    from nbconvert import HTMLExporter
 
-    notebook = resolve_cross_references(nbformat.read(executed_report, as_version=4), executed_report.parent)
-    with_title(notebook)
-    exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True, exclude_raw=True, embed_images=True)
-    body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": "report"}})
-    body = without_remote_scripts(body)
     target = report_dir / NBCONVERT_REPORT
-    scratch = target.with_name(f".{target.name}.tmp")
-    scratch.write_text(body, encoding="utf-8")
-    os.replace(scratch, target)
+    write_replacing(target, self_contained_html(nbformat.read(executed_report, as_version=4), executed_report.parent))
     return Rendered("nbconvert", (target,))
 
 

@@ -224,18 +224,37 @@ def reproduction_sentence(site_metrics: SiteMetrics) -> str:
             f"the {len(claims) - agreeing} that differ are where the publication contradicts itself.")
 
 
+ATTENTION_HEADERS = {"site": "Site", "reason": "Why", "detail": "Detail"}
+
+
+def attention_rules(expected_minutes: int) -> str:
+    """The three rules of metrics.sites_needing_attention, as the report states
+    them (the site pages say them in the same words)."""
+    return (f"The rules: mean mentoring below the expected {expected_minutes} minutes a month over the last "
+            "three months in study; an OT who left and was not replaced; low competency scores without more "
+            "than the expected mentoring.")
+
+
 def attention_markdown(attention: pd.DataFrame, as_of: str, expected_minutes: int) -> str:
     """Who needs attention now, and why: what a trial manager acts on."""
-    rules = (f"The rules: mean mentoring below the expected {expected_minutes} minutes a month over the last "
-             "three months in study; an OT who left and was not replaced; low competency scores without more "
-             "than the expected mentoring.")
+    rules = attention_rules(expected_minutes)
     if attention.empty:
         return f"As of {long_date(as_of)}, no site needs attention. {rules}"
-    table = markdown_table(attention.rename(columns={"site": "Site", "reason": "Why", "detail": "Detail"}))
+    table = markdown_table(attention, ATTENTION_HEADERS)
     sites = sorted(attention["site"].unique().tolist())
     return (f"As of {long_date(as_of)}, {plural(len(sites), 'site needs', 'sites need')} attention "
             f"(sites {join_words(sites)}). {rules}\n\n"
             + captioned_table(table, f"Sites needing attention as of {long_date(as_of)}", "attention"))
+
+
+SITE_INDEX_LINK = "sites/index.html"  # relative to the report folder, where the rendered report is
+
+
+def site_pages_sentence() -> str:
+    """Where the per-site feedback pages are (``python -m mentoring_eval sites`` makes them)."""
+    return (f"Each site's own page (its Table 4 row against the trial, its months, OTs and flags, and what changed "
+            f"since the previous month) is listed in the [site feedback pages]({SITE_INDEX_LINK}), made by "
+            "`python -m mentoring_eval sites`.")
 
 
 def association_sentence(site_metrics: SiteMetrics) -> str:

@@ -1,0 +1,312 @@
+"""``python -m mentoring_eval sites``: a feedback page for every site.
+
+The main run is brought up to date first (each stage skipped when nothing
+changed), then ``notebooks/05_site_report.ipynb`` is executed once per site
+and rendered, and ``report/sites/index.html`` lists every site with its
+headline numbers and attention flags, linking to its page.
+
+Speed: a kernel per site would pay Python's start and the imports of pandas,
+matplotlib and pyarrow once a site (about a second each). Here ONE kernel,
+started once, executes the real notebook once per site: papermill's
+``parameterize_notebook`` injects the site's parameters, exactly as papermill
+would, and ``nbclient`` executes it with the shared kernel manager (nbclient
+does not shut down a kernel it was given). The notebook is written to be
+re-run in the same kernel: every cell assigns what it uses, the charts are
+bare matplotlib figures (no pyplot state), and the trial's tables are read
+once and kept while the files are unchanged (:func:`site_report.load_trial`).
+The executed notebooks are renumbered as a fresh kernel would number them,
+so a page is the same bytes whichever sites ran before it.
+
+Incremental (a page is redone only when its notebook, parameters, the
+package's code, the main run's outputs or the renderer changed) and all or
+nothing with the main run (:func:`pipeline.all_or_nothing`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import html
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mentoring_eval import pipeline
+from mentoring_eval.errors import InputError
+from mentoring_eval.pipeline import RunSettings, StageFailed
+from mentoring_eval.provenance import sha256_of_file
+from mentoring_eval.render import Rendered, choose_renderer
+
+if TYPE_CHECKING:
+    import nbformat
+    import pandas as pd
+
+SITE_NOTEBOOK = "05_site_report.ipynb"
+SITES_FOLDER = "sites"  # inside the report folder
+EXECUTED_FOLDER = "notebooks"  # inside the sites folder
+STATE_FILE = ".sites-state.json"  # inside the sites folder
+INDEX_PAGE = "index.html"
+
+
+def site_parameters(settings: RunSettings, site: int) -> dict:
+    return {"site": int(site), "processed_dir": str(settings.paths.processed), "as_of": settings.as_of.isoformat(),
+            "expected_minutes": settings.expected_minutes}
+
+
+def page_stem(site: int) -> str:
+    return f"site-{int(site)}"
+
+
+def sites_folder(settings: RunSettings) -> Path:
+    return settings.paths.report / SITES_FOLDER
+
+
+def chosen_sites(sites_in_run: list[int], named: list[int] | None, as_of: str) -> list[int]:
+    """The sites to make pages for: those named (each must be in the run), or all."""
+    if not named:
+        return sorted(sites_in_run)
+    from mentoring_eval.site_report import sites_in_words
+
+    absent = [site for site in named if site not in sites_in_run]
+    if absent:
+        raise InputError(f"site {absent[0]} is not in the run as of {as_of} (sites opened by then: "
+                         f"{sites_in_words(sites_in_run)})")
+    return sorted(set(named))
+
+
+# ---------------------------------------------------------------- one warm kernel
+
+
+class WarmKernel:
+    """One kernel executing the site notebook once per site."""
+
+    def __init__(self, notebook_folder: Path, kernel_log: Path):
+        from jupyter_client import KernelManager
+
+        self.notebook_folder = notebook_folder
+        self.kernel_log = kernel_log
+        self.manager = KernelManager(kernel_name="python3")
+        with pipeline.stderr_to(kernel_log):
+            # In the notebook's folder, as papermill (here), nbval and JupyterLab run it.
+            self.manager.start_kernel(cwd=str(notebook_folder))
+        self.client = self.manager.client()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=120)
+
+    def execute(self, notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+        from nbclient import NotebookClient
+
+        runner = NotebookClient(notebook, km=self.manager, timeout=600, kernel_name="python3",
+                                resources={"metadata": {"path": str(self.notebook_folder)}})
+        runner.kc = self.client  # ours: nbclient neither starts a new client nor stops this one
+        with pipeline.stderr_to(self.kernel_log):
+            return runner.execute()
+
+    def close(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=True)
+
+
+@contextlib.contextmanager
+def warm_kernel(notebook_folder: Path, kernel_log: Path) -> Iterator[Callable[[], WarmKernel]]:
+    """Yields a getter that starts the kernel on first use: a run where every
+    page is unchanged starts none."""
+    started: list[WarmKernel] = []
+
+    def get() -> WarmKernel:
+        if not started:
+            started.append(WarmKernel(notebook_folder, kernel_log))
+        return started[0]
+
+    try:
+        yield get
+    finally:
+        for kernel in started:
+            kernel.close()
+
+
+def numbered_as_fresh(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Execution counts 1, 2, ... as a fresh kernel gives them: in a warm
+    kernel they continue from the previous site."""
+    count = 0
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        count += 1
+        cell.execution_count = count
+        for output in cell.get("outputs", []):
+            if "execution_count" in output:
+                output["execution_count"] = count
+    return notebook
+
+
+def titled(notebook: nbformat.NotebookNode, site: int) -> nbformat.NotebookNode:
+    """The page's title names the site (Quarto and nbconvert take it from the front matter)."""
+    import yaml
+
+    from mentoring_eval.render import front_matter
+    from mentoring_eval.site_report import page_title
+
+    matter = {**front_matter(notebook), "title": page_title(site)}
+    notebook.cells[0].source = "---\n" + yaml.safe_dump(matter, sort_keys=False, allow_unicode=True) + "---"
+    notebook.metadata["title"] = page_title(site)
+    return notebook
+
+
+def execute_site(kernel: WarmKernel, source: nbformat.NotebookNode, settings: RunSettings, site: int,
+                 target: Path) -> nbformat.NotebookNode:
+    """Execute the site notebook for ``site`` into ``target`` (replaced only on success)."""
+    import copy
+
+    import nbformat
+    from nbclient.exceptions import CellExecutionError
+    from papermill.parameterize import parameterize_notebook
+
+    notebook = copy.deepcopy(source)
+    notebook.metadata.setdefault("papermill", {})  # papermill's execute makes it before parameterising
+    notebook = parameterize_notebook(notebook, site_parameters(settings, site))
+    try:
+        kernel.execute(notebook)
+    except CellExecutionError as error:
+        if error.ename == "InputError":
+            raise InputError(error.evalue) from None
+        failed = target.with_name(f"{target.stem}.failed.ipynb")
+        nbformat.write(notebook, failed)
+        raise StageFailed(f"site {site}", error.ename, error.evalue, failed) from None
+    notebook = titled(numbered_as_fresh(pipeline.strip_run_metadata(notebook, settings.paths.root)), site)
+    notebook.metadata.setdefault("papermill", {})["output_path"] = pipeline._relative_to(target, settings.paths.root)
+    scratch = target.with_name(f".{target.name}.tmp")
+    nbformat.write(notebook, scratch)
+    scratch.replace(target)
+    return notebook
+
+
+# ---------------------------------------------------------------- the index
+
+
+def index_html(table: pd.DataFrame, pages: dict[int, str], as_of: str, expected_minutes: int,
+               main_report: str | None = None) -> str:
+    """The index page: one row per site, linking to its page where there is one
+    (and to the main report, ``main_report`` relative to the index)."""
+    from mentoring_eval.report import format_value, long_date
+
+    def cell(value: object, decimals: int | None = None) -> str:
+        return f"<td>{html.escape(format_value(value, decimals))}</td>"
+
+    rows = []
+    for record in table.itertuples(index=False):
+        link = pages.get(int(record.site))
+        name = f'<a href="{html.escape(link)}">Site {record.site}</a>' if link else f"Site {record.site}"
+        rows.append("<tr>" + f"<td>{name}</td>" + cell(record.months_in_study) + cell(record.total_minutes)
+                    + cell(record.minutes_per_month) + cell(record.pct_phone_teams, 1) + cell(record.ots)
+                    + f"<td>{html.escape(record.attention) if record.attention else 'no'}</td></tr>")
+    flagged = int((table["attention"] != "").sum())
+    title = f"RETAKE mentoring: site feedback pages as of {long_date(as_of)}"
+    return "\n".join([
+        "<!DOCTYPE html>", '<html lang="en-GB">', "<head>", '<meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title>",
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}"
+        "table{border-collapse:collapse}th,td{padding:.3em .7em;border-bottom:1px solid #ccc;text-align:right}"
+        "th:first-child,td:first-child,th:last-child,td:last-child{text-align:left}</style>",
+        "</head>", "<body>", f"<h1>{html.escape(title)}</h1>",
+        f"<p>{len(table)} sites open at the cut-off; {flagged} need attention (mean mentoring below the expected "
+        f"{expected_minutes} minutes a month over the last three months, an OT who left and was not replaced, or "
+        "low competency scores without more than the expected mentoring). Each site's page shows its Table 4 row "
+        "against the trial, its months, OTs, attention flags and what changed since the previous month.</p>",
+        f'<p>The trial as a whole: <a href="{html.escape(main_report)}">the main report</a>.</p>' if main_report else "",
+        "<table>", "<thead><tr><th>Site</th><th>Months in study</th><th>Total mentoring (minutes)</th>"
+        "<th>Mean mentoring per month (minutes)</th><th>% by phone or Microsoft Teams</th><th>OTs</th>"
+        "<th>Needs attention</th></tr></thead>", "<tbody>", *rows, "</tbody>", "</table>", "</body>", "</html>", "",
+    ])
+
+
+# ---------------------------------------------------------------- the run
+
+
+@dataclass(frozen=True)
+class SitePages:
+    index: Path
+    pages: tuple[Path, ...]
+    renderer: str
+
+
+def _fingerprint(settings: RunSettings, site: int, upstream: str, code: str, renderer: str) -> str:
+    payload = json.dumps({"notebook": sha256_of_file(settings.paths.notebooks / SITE_NOTEBOOK),
+                          "parameters": site_parameters(settings, site), "code": code, "upstream": upstream,
+                          "renderer": renderer}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def make_site_pages(settings: RunSettings, named: list[int] | None, renderer: str, force: bool,
+                    say: Callable[[str], None], main_report: Path | None = None) -> SitePages:
+    """Execute and render the site pages and write the index; the main run's
+    outputs must be current (:func:`run_site_pages` sees to it)."""
+    import nbformat
+
+    from mentoring_eval import render, site_report
+
+    chosen_renderer, _ = choose_renderer(renderer)
+    trial = site_report.load_trial(settings.paths.processed)
+    table4 = trial.metrics.table4
+    as_of = settings.as_of.isoformat()
+    sites = chosen_sites([int(s) for s in table4["site"]], named, as_of)
+    folder = sites_folder(settings)
+    (folder / EXECUTED_FOLDER).mkdir(parents=True, exist_ok=True)
+    state_path = folder / STATE_FILE
+    state = {} if force else pipeline._read_state(state_path)
+    upstream = pipeline._read_state(settings.paths.report / pipeline.STATE_FILE).get("site metrics", "")
+    code = pipeline.package_code_digest()
+    pages: dict[str, str] = {}  # site -> fingerprint of its current page
+    source = nbformat.read(settings.paths.notebooks / SITE_NOTEBOOK, as_version=4)
+    exporter = None
+    with warm_kernel(settings.paths.notebooks, settings.paths.report / pipeline.KERNEL_LOG) as kernel:
+        for number, site in enumerate(sites, start=1):
+            fingerprint = _fingerprint(settings, site, upstream, code, chosen_renderer)
+            label = f"[site {number}/{len(sites)}] site {site:<4}"
+            page = folder / f"{page_stem(site)}.html"
+            executed = folder / EXECUTED_FOLDER / f"{page_stem(site)}.ipynb"
+            if state.get(str(site)) == fingerprint and page.exists() and executed.exists():
+                say(f"{label} skipped (unchanged)")
+                pages[str(site)] = fingerprint
+                continue
+            started = time.perf_counter()
+            state.pop(str(site), None)
+            pipeline._write_state(state_path, state)
+            notebook = execute_site(kernel(), source, settings, site, executed)
+            exporter = exporter or render.html_exporter()
+            render.write_replacing(page, render.self_contained_html(notebook, executed.parent, exporter))
+            state[str(site)] = pages[str(site)] = fingerprint
+            pipeline._write_state(state_path, state)
+            say(f"{label} done in {time.perf_counter() - started:.1f} s")
+    # Pages of other sites stay only while current: a --site run after the
+    # records changed must not leave last month's numbers linked as this month's.
+    in_run = {str(site) for site in table4["site"].astype(int)}
+    state = {site: fingerprint for site, fingerprint in state.items() if site in pages or (
+        site in in_run and fingerprint == _fingerprint(settings, int(site), upstream, code, chosen_renderer))}
+    for made in sorted(folder.glob("site-*.html")) + sorted((folder / EXECUTED_FOLDER).glob("site-*.ipynb")):
+        if made.stem.removeprefix("site-") not in state:
+            made.unlink()
+    pipeline._write_state(state_path, state)
+    linked = {int(site): f"{page_stem(int(site))}.html" for site in state}
+    index = folder / INDEX_PAGE
+    text = index_html(site_report.index_table(table4, trial.metrics.attention), linked, as_of,
+                      settings.expected_minutes,
+                      os.path.relpath(main_report, folder) if main_report and main_report.suffix == ".html" else None)
+    if not index.exists() or index.read_text(encoding="utf-8") != text:
+        render.write_replacing(index, text)
+    return SitePages(index, tuple(folder / linked[site] for site in sorted(linked)), chosen_renderer)
+
+
+def run_site_pages(settings: RunSettings, named: list[int] | None = None, renderer: str = "auto",
+                   force: bool = False, say: Callable[[str], None] = print) -> tuple[Rendered, SitePages]:
+    """The main run (each stage skipped when unchanged), then the site pages;
+    all or nothing: a failure leaves the last good report and pages as they were."""
+    pipeline.prepare_output_folders(settings)
+    with pipeline.all_or_nothing([settings.paths.processed, settings.paths.report]):
+        rendered = pipeline._run_and_render(settings, renderer, force, say)
+        main_report = next((path for path in rendered.outputs if path.suffix == ".html"), None)
+        return rendered, make_site_pages(settings, named, renderer, force, say, main_report)
