@@ -51,6 +51,7 @@ baselines: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_clean.py
 	$(PY) benchmarks/bench_pipeline.py
+	$(PY) benchmarks/bench_sites.py
 
 synth: $(STAMP)
 	$(PY) -m mentoring_eval.synth

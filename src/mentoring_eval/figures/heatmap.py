@@ -92,7 +92,7 @@ def monthly_heatmap(monthly_minutes: pd.DataFrame, ot_departures: pd.DataFrame) 
     )
     site_rows_axis(ax, list(matrix.index))
     ax.set_xlim(-0.5, n_months - 0.5)
-    positions, labels = _month_ticks(months)
+    positions, labels = month_ticks(months)
     ax.set_xticks(positions, labels)
     ax.set_xticks(np.arange(n_months), minor=True)
     ax.spines[["left", "bottom"]].set_visible(False)
@@ -156,7 +156,7 @@ def _heatmap_alt_text(matrix: pd.DataFrame, departures: pd.DataFrame, ot_departu
     return " ".join(sentences)
 
 
-def _month_ticks(months: Sequence[pd.Period]) -> tuple[list[int], list[str]]:
+def month_ticks(months: Sequence[pd.Period]) -> tuple[list[int], list[str]]:
     """Positions and labels of month columns: every month when few, each
     quarter when up to three years, each January beyond; the year is shown
     on the first label and at every January."""

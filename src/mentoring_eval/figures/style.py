@@ -174,9 +174,10 @@ def balanced_wrap(text: str, max_chars: int) -> str:
     return "\n".join(textwrap.wrap(text, width))
 
 
-def legend_below(figure: Figure, handles: Sequence[Any]) -> None:
-    """Legend under the plot, outside the data, so it can never hide a point."""
-    figure.legend(handles=list(handles), loc="outside lower center", ncols=min(len(handles), 4))
+def legend_below(figure: Figure, handles: Sequence[Any], *, ncols: int = 4) -> None:
+    """Legend under the plot, outside the data, so it can never hide a point;
+    at most ``ncols`` entries a row (fewer for long labels)."""
+    figure.legend(handles=list(handles), loc="outside lower center", ncols=min(len(handles), ncols))
 
 
 def expected_handle(expected_minutes: float) -> Line2D:
