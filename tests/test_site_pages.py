@@ -20,7 +20,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from mentoring_eval import paths, report, site_pages, synth
+from mentoring_eval import paths, render, report, site_pages, synth
 from mentoring_eval.pipeline import RunSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -298,3 +298,24 @@ def test_the_previous_month_machinery_at_the_runs_own_cut_off_gives_site_metrics
             assert again.row[list(table4.columns)].astype(str).tolist() == row.astype(str).tolist(), f"site {site}"
             assert again.attention[["reason", "detail"]].values.tolist() == \
                 site_report.site_attention(trial.metrics.attention, int(site)).values.tolist()
+
+
+@pytest.mark.skipif(render.find_quarto() is None, reason="Quarto is not installed here")
+def test_with_quarto_each_page_is_html_and_a_typst_pdf(other_trial, tmp_path):
+    folder = tmp_path / "copy"
+    shutil.copytree(other_trial["folder"], folder, symlinks=True)
+    settings = RunSettings(paths=paths.resolve(other_trial["raw"], folder / "processed", folder / "report"),
+                           as_of=pd.Timestamp(OTHER_AS_OF).date(), expected_minutes=OTHER_EXPECTED)
+    lines: list[str] = []
+    made = site_pages.make_site_pages(settings, [ONLY_OT_LEFT_SITE], "quarto", False, lines.append)
+    sites = folder / "report" / "sites"
+    assert made.renderer == "quarto" and made.pages == (sites / f"site-{ONLY_OT_LEFT_SITE}.html",)
+    assert (sites / f"site-{ONLY_OT_LEFT_SITE}.pdf").read_bytes().startswith(b"%PDF")
+    page = made.pages[0].read_text(encoding="utf-8")
+    assert "Mentoring at site 3: feedback report" in page and "not replaced" in page
+    index = (sites / "index.html").read_text(encoding="utf-8")
+    assert f'href="site-{ONLY_OT_LEFT_SITE}.pdf"' in index
+    assert not (sites / "site-1.html").exists()  # nbconvert's pages of the other sites are not Quarto's: gone
+    for path in sites.rglob("*"):
+        if path.is_file():
+            assert PLANTED_NAME.encode() not in path.read_bytes(), path.name

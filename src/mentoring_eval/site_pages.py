@@ -29,13 +29,14 @@ import hashlib
 import html
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mentoring_eval import pipeline
+from mentoring_eval import pipeline, render
 from mentoring_eval.errors import InputError
 from mentoring_eval.pipeline import RunSettings, StageFailed
 from mentoring_eval.provenance import sha256_of_file
@@ -188,10 +189,11 @@ def execute_site(kernel: WarmKernel, source: nbformat.NotebookNode, settings: Ru
 # ---------------------------------------------------------------- the index
 
 
-def index_html(table: pd.DataFrame, pages: dict[int, str], as_of: str, expected_minutes: int,
+def index_html(table: pd.DataFrame, pages: dict[int, list[str]], as_of: str, expected_minutes: int,
                main_report: str | None = None) -> str:
     """The index page: one row per site, linking to its page where there is one
-    (and to the main report, ``main_report`` relative to the index)."""
+    (``pages``: the page, then any other format of it, relative to the index),
+    and to the main report (``main_report``, relative to the index)."""
     from mentoring_eval.report import format_value, long_date
 
     def cell(value: object, decimals: int | None = None) -> str:
@@ -199,8 +201,9 @@ def index_html(table: pd.DataFrame, pages: dict[int, str], as_of: str, expected_
 
     rows = []
     for record in table.itertuples(index=False):
-        link = pages.get(int(record.site))
-        name = f'<a href="{html.escape(link)}">Site {record.site}</a>' if link else f"Site {record.site}"
+        links = pages.get(int(record.site), [])
+        name = f'<a href="{html.escape(links[0])}">Site {record.site}</a>' if links else f"Site {record.site}"
+        name += "".join(f' (<a href="{html.escape(link)}">{link.rsplit(".", 1)[-1].upper()}</a>)' for link in links[1:])
         rows.append("<tr>" + f"<td>{name}</td>" + cell(record.months_in_study) + cell(record.total_minutes)
                     + cell(record.minutes_per_month) + cell(record.pct_phone_teams, 1) + cell(record.ots)
                     + f"<td>{html.escape(record.attention) if record.attention else 'no'}</td></tr>")
@@ -241,64 +244,136 @@ def _fingerprint(settings: RunSettings, site: int, upstream: str, code: str, ren
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def page_files(folder: Path, site: int, renderer: str) -> list[Path]:
+    """What a site's page is made of: its executed notebook and what the renderer wrote from it."""
+    executed = folder / EXECUTED_FOLDER / f"{page_stem(site)}.ipynb"
+    rendered = {"nbconvert": [".html"], "quarto": [".html", ".pdf"], "none": []}[renderer]
+    return [executed] + [folder / f"{page_stem(site)}{suffix}" for suffix in rendered]
+
+
+QUARTO_SITE_PROJECT = {
+    "project": {"type": "default", "output-dir": ".."},  # the pages beside the index, the notebooks below them
+    "format": {"html": {"embed-resources": True, "echo": False, "lang": "en-GB"}, "typst": {"echo": False}},
+    "execute": {"enabled": False},  # the kernel already executed them
+}
+
+
+def render_with_quarto(executed_folder: Path, sites: list[int]) -> None:
+    """Every executed site notebook of ``executed_folder`` to a self-contained
+    HTML page and a Typst PDF in the folder above, in one Quarto run (a run
+    per page would pay Quarto's start once a page)."""
+    import subprocess
+
+    import yaml
+
+    from mentoring_eval.render import RenderError, find_quarto
+
+    quarto = find_quarto()
+    if quarto is None:
+        raise RenderError("the quarto command was not found; use --renderer nbconvert")
+    # Quarto must write new files, not rewrite the old ones the run's snapshot links to.
+    for stale in sorted(executed_folder.parent.glob("site-*.html")) + sorted(executed_folder.parent.glob("site-*.pdf")):
+        stale.unlink()
+    render.write_replacing(executed_folder / "_quarto.yml", "# Written by mentoring_eval.site_pages\n"
+                           + yaml.safe_dump(QUARTO_SITE_PROJECT, sort_keys=False))
+    completed = subprocess.run([quarto, "render"], cwd=executed_folder, capture_output=True, text=True)
+    shutil.rmtree(executed_folder / ".quarto", ignore_errors=True)
+    missing = [path.name for site in sites for path in page_files(executed_folder.parent, site, "quarto")
+               if not path.exists()]
+    if completed.returncode != 0 or missing:
+        last_lines = "\n".join((completed.stdout + completed.stderr).strip().splitlines()[-12:])
+        raise RenderError(f"quarto render of the site pages failed in {executed_folder}:\n{last_lines}")
+
+
 def make_site_pages(settings: RunSettings, named: list[int] | None, renderer: str, force: bool,
                     say: Callable[[str], None], main_report: Path | None = None) -> SitePages:
     """Execute and render the site pages and write the index; the main run's
     outputs must be current (:func:`run_site_pages` sees to it)."""
+    chosen_renderer, _ = choose_renderer(renderer)
+    folder = sites_folder(settings)
+    state_path = folder / STATE_FILE
+    saved = {} if force else pipeline._read_state(state_path)
+    upstream = pipeline._read_state(settings.paths.report / pipeline.STATE_FILE).get("site metrics", "")
+    code = pipeline.package_code_digest()
+    main_link = os.path.relpath(main_report, folder) if main_report and main_report.suffix == ".html" else None
+    # The fingerprint of "site 0": everything a page depends on but its site.
+    run_key = hashlib.sha256(json.dumps([_fingerprint(settings, 0, upstream, code, chosen_renderer),
+                                         sorted(set(named or [])), main_link]).encode()).hexdigest()
+    unchanged = _unchanged_run(saved, run_key, folder, chosen_renderer)
+    if unchanged is not None:  # nothing to do: not even pandas is imported
+        for number, site in enumerate(unchanged.get("sites", []), start=1):
+            say(f"[site {number}/{len(unchanged['sites'])}] site {site:<4} skipped (unchanged)")
+        return SitePages(folder / INDEX_PAGE, tuple(folder / page for page in unchanged["linked"]), chosen_renderer)
     import nbformat
 
-    from mentoring_eval import render, site_report
+    from mentoring_eval import site_report
 
-    chosen_renderer, _ = choose_renderer(renderer)
     trial = site_report.load_trial(settings.paths.processed)
     table4 = trial.metrics.table4
     as_of = settings.as_of.isoformat()
     sites = chosen_sites([int(s) for s in table4["site"]], named, as_of)
-    folder = sites_folder(settings)
     (folder / EXECUTED_FOLDER).mkdir(parents=True, exist_ok=True)
-    state_path = folder / STATE_FILE
-    state = {} if force else pipeline._read_state(state_path)
-    upstream = pipeline._read_state(settings.paths.report / pipeline.STATE_FILE).get("site metrics", "")
-    code = pipeline.package_code_digest()
-    pages: dict[str, str] = {}  # site -> fingerprint of its current page
+    state = dict(saved.get("pages", {}))
+    current = {site: _fingerprint(settings, site, upstream, code, chosen_renderer) for site in table4["site"].astype(int)}
     source = nbformat.read(settings.paths.notebooks / SITE_NOTEBOOK, as_version=4)
-    exporter = None
+    exporter = render.html_exporter() if chosen_renderer == "nbconvert" else None
+    made = []
     with warm_kernel(settings.paths.notebooks, settings.paths.report / pipeline.KERNEL_LOG) as kernel:
         for number, site in enumerate(sites, start=1):
-            fingerprint = _fingerprint(settings, site, upstream, code, chosen_renderer)
             label = f"[site {number}/{len(sites)}] site {site:<4}"
-            page = folder / f"{page_stem(site)}.html"
-            executed = folder / EXECUTED_FOLDER / f"{page_stem(site)}.ipynb"
-            if state.get(str(site)) == fingerprint and page.exists() and executed.exists():
+            files = page_files(folder, site, chosen_renderer)
+            if state.get(str(site)) == current[site] and all(path.exists() for path in files):
                 say(f"{label} skipped (unchanged)")
-                pages[str(site)] = fingerprint
                 continue
             started = time.perf_counter()
             state.pop(str(site), None)
-            pipeline._write_state(state_path, state)
-            notebook = execute_site(kernel(), source, settings, site, executed)
-            exporter = exporter or render.html_exporter()
-            render.write_replacing(page, render.self_contained_html(notebook, executed.parent, exporter))
-            state[str(site)] = pages[str(site)] = fingerprint
-            pipeline._write_state(state_path, state)
+            pipeline._write_state(state_path, {"pages": state})
+            notebook = execute_site(kernel(), source, settings, site, files[0])
+            if exporter is not None:
+                render.write_replacing(files[1], render.self_contained_html(notebook, files[0].parent, exporter))
+            made.append(site)
             say(f"{label} done in {time.perf_counter() - started:.1f} s")
+            if chosen_renderer != "quarto":  # Quarto's pages are only done once it has rendered them all
+                state[str(site)] = current[site]
+                pipeline._write_state(state_path, {"pages": state})
     # Pages of other sites stay only while current: a --site run after the
     # records changed must not leave last month's numbers linked as this month's.
-    in_run = {str(site) for site in table4["site"].astype(int)}
-    state = {site: fingerprint for site, fingerprint in state.items() if site in pages or (
-        site in in_run and fingerprint == _fingerprint(settings, int(site), upstream, code, chosen_renderer))}
-    for made in sorted(folder.glob("site-*.html")) + sorted((folder / EXECUTED_FOLDER).glob("site-*.ipynb")):
-        if made.stem.removeprefix("site-") not in state:
-            made.unlink()
-    pipeline._write_state(state_path, state)
-    linked = {int(site): f"{page_stem(int(site))}.html" for site in state}
+    kept = {str(site) for site in made} | {site for site, fingerprint in state.items()
+                                          if current.get(int(site)) == fingerprint}
+    state = {site: fingerprint for site, fingerprint in state.items() if site in kept}
+    wanted = {path for site in kept for path in page_files(folder, int(site), chosen_renderer)}
+    for path in sorted(folder.glob("site-*.*")) + sorted((folder / EXECUTED_FOLDER).glob("site-*.ipynb")):
+        if path not in wanted:  # another site's, or another renderer's
+            path.unlink()
+    if chosen_renderer == "quarto" and made:
+        started = time.perf_counter()
+        render_with_quarto(folder / EXECUTED_FOLDER, sorted(int(site) for site in kept))
+        state.update({str(site): current[site] for site in made})
+        say(f"[sites render] quarto, {len(kept)} pages, in {time.perf_counter() - started:.1f} s")
+    # The rendered page and its PDF; the executed notebook when nothing is rendered.
+    linked = {int(site): page_files(folder, int(site), chosen_renderer)[1:] or
+              page_files(folder, int(site), chosen_renderer) for site in state}
     index = folder / INDEX_PAGE
-    text = index_html(site_report.index_table(table4, trial.metrics.attention), linked, as_of,
-                      settings.expected_minutes,
-                      os.path.relpath(main_report, folder) if main_report and main_report.suffix == ".html" else None)
+    text = index_html(site_report.index_table(table4, trial.metrics.attention),
+                      {site: [path.relative_to(folder).as_posix() for path in paths] for site, paths in linked.items()},
+                      as_of,
+                      settings.expected_minutes, main_link)
     if not index.exists() or index.read_text(encoding="utf-8") != text:
         render.write_replacing(index, text)
-    return SitePages(index, tuple(folder / linked[site] for site in sorted(linked)), chosen_renderer)
+    pages = tuple(linked[site][0] for site in sorted(linked))
+    pipeline._write_state(state_path, {"pages": state, "run": {
+        "key": run_key, "sites": sites, "linked": [page.relative_to(folder).as_posix() for page in pages]}})
+    return SitePages(index, pages, chosen_renderer)
+
+
+def _unchanged_run(saved: dict, run_key: str, folder: Path, renderer: str) -> dict | None:
+    """The last run's record when this run would redo nothing: same inputs,
+    code, notebook, renderer and sites, and every file it made still there."""
+    last = saved.get("run", {})
+    if last.get("key") != run_key or not (folder / INDEX_PAGE).exists():
+        return None
+    made = [path for site in saved.get("pages", {}) for path in page_files(folder, int(site), renderer)]
+    return last if all(path.exists() for path in made) else None
 
 
 def run_site_pages(settings: RunSettings, named: list[int] | None = None, renderer: str = "auto",
