@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 
 from mentoring_eval import pipeline, render
 from mentoring_eval.errors import InputError
+from mentoring_eval.paths import shown
 from mentoring_eval.pipeline import RunSettings, StageFailed
 from mentoring_eval.provenance import sha256_of_file
 from mentoring_eval.render import Rendered, choose_renderer
@@ -54,8 +55,9 @@ INDEX_PAGE = "index.html"
 
 
 def site_parameters(settings: RunSettings, site: int) -> dict:
-    return {"site": int(site), "processed_dir": str(settings.paths.processed), "as_of": settings.as_of.isoformat(),
-            "expected_minutes": settings.expected_minutes}
+    # The folder as the main run passes it (relative to the project where it lies inside it).
+    return {"site": int(site), "processed_dir": shown(settings.paths.processed, settings.paths.root),
+            "as_of": settings.as_of.isoformat(), "expected_minutes": settings.expected_minutes}
 
 
 def page_stem(site: int) -> str:
@@ -179,7 +181,7 @@ def execute_site(kernel: WarmKernel, source: nbformat.NotebookNode, settings: Ru
         nbformat.write(notebook, failed)
         raise StageFailed(f"site {site}", error.ename, error.evalue, failed) from None
     notebook = titled(numbered_as_fresh(pipeline.strip_run_metadata(notebook, settings.paths.root)), site)
-    notebook.metadata.setdefault("papermill", {})["output_path"] = pipeline._relative_to(target, settings.paths.root)
+    notebook.metadata.setdefault("papermill", {})["output_path"] = shown(target, settings.paths.root)
     scratch = target.with_name(f".{target.name}.tmp")
     nbformat.write(notebook, scratch)
     scratch.replace(target)
