@@ -118,7 +118,7 @@ def command_sites(args: argparse.Namespace) -> int:
     print(f"RETAKE mentoring site pages as of {settings.as_of.isoformat()} from {_shown(settings.paths.raw)}",
           flush=True)
     rendered, pages = run_site_pages(settings, args.site, args.renderer, args.force,
-                                     say=lambda line: print(line, flush=True))
+                                     say=lambda line: print(line, flush=True), wait=args.wait)
     for output in rendered.outputs:
         print(f"report: {_shown(output)}")
     print(f"site pages: {_shown(pages.index)} ({len(pages.pages)} sites, {pages.renderer})")

@@ -386,13 +386,22 @@ def run_pipeline(settings: RunSettings, renderer: str = "auto", force: bool = Fa
     run in progress waits for it (``wait``), or raises
     :class:`mentoring_eval.locking.FolderBusy`.
     """
+    with exclusive_run(settings, wait, say):
+        return _run_and_render(settings, renderer, force, say)
+
+
+@contextlib.contextmanager
+def exclusive_run(settings: RunSettings, wait: bool = True, say: Callable[[str], None] = print) -> Iterator[None]:
+    """What every command writing the output folders runs inside (``run``,
+    ``sites``): the folders made, locked against other runs, put right after
+    a killed run, and changed only if the whole command succeeds."""
     prepare_output_folders(settings)
     folders = [settings.paths.processed, settings.paths.report]
     with output_lock(folders, wait=wait, say=say):
         recover_interrupted_run(folders, say)
         remove_scratch_notebooks(settings.paths.report)
         with all_or_nothing(folders, say):
-            return _run_and_render(settings, renderer, force, say)
+            yield
 
 
 def _run_and_render(settings: RunSettings, renderer: str, force: bool, say: Callable[[str], None]) -> Rendered:

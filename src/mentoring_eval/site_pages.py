@@ -379,11 +379,12 @@ def _unchanged_run(saved: dict, run_key: str, folder: Path, renderer: str) -> di
 
 
 def run_site_pages(settings: RunSettings, named: list[int] | None = None, renderer: str = "auto",
-                   force: bool = False, say: Callable[[str], None] = print) -> tuple[Rendered, SitePages]:
-    """The main run (each stage skipped when unchanged), then the site pages;
-    all or nothing: a failure leaves the last good report and pages as they were."""
-    pipeline.prepare_output_folders(settings)
-    with pipeline.all_or_nothing([settings.paths.processed, settings.paths.report]):
+                   force: bool = False, say: Callable[[str], None] = print,
+                   wait: bool = True) -> tuple[Rendered, SitePages]:
+    """The main run (each stage skipped when unchanged), then the site pages,
+    under the main run's lock; all or nothing: a failure leaves the last good
+    report and pages as they were."""
+    with pipeline.exclusive_run(settings, wait, say):
         rendered = pipeline._run_and_render(settings, renderer, force, say)
         main_report = next((path for path in rendered.outputs if path.suffix == ".html"), None)
         return rendered, make_site_pages(settings, named, renderer, force, say, main_report)
