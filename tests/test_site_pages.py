@@ -186,7 +186,7 @@ def test_the_index_lists_every_site_with_its_headline_numbers_and_flags(bundled)
 
 def test_the_main_report_links_to_the_index(bundled):
     page = (bundled["folder"] / "report" / "report.html").read_text(encoding="utf-8")
-    assert 'href="sites/index.html"' in page
+    assert 'href="sites/index.html"' in page  # rebased from the executed notebook's folder
 
 
 def test_a_site_opening_after_the_cut_off_is_left_out_and_an_error_when_named(other_trial, tmp_path):

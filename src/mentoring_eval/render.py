@@ -175,11 +175,16 @@ def html_exporter():
                         exclude_output_prompt=True, exclude_raw=True, embed_images=True)
 
 
-def self_contained_html(notebook: nbformat.NotebookNode, base: Path, exporter=None) -> str:
+def self_contained_html(notebook: nbformat.NotebookNode, base: Path, exporter=None,
+                        target_folder: Path | None = None) -> str:
     """An executed notebook as one self-contained HTML page: cross-references
     resolved, figures inline, no code, no scripts from the web. ``base`` is
-    the folder the notebook's figure paths are relative to."""
+    the folder the notebook's figure paths and links are relative to; links
+    are rewritten for a page in ``target_folder`` when given."""
     notebook = with_title(resolve_cross_references(notebook, base))
+    if target_folder is not None:  # links written for the notebook's folder, for the page's
+        for container, key in _markdown_texts(notebook):
+            container[key] = rebase_links(container[key], base, target_folder)
     body, _ = (exporter or html_exporter()).from_notebook_node(notebook, resources={"metadata": {"name": "report"}})
     return without_remote_scripts(body)
 
@@ -197,7 +202,8 @@ def render_with_nbconvert(executed_report: Path, report_dir: Path) -> Rendered:
     import nbformat
 
     target = report_dir / NBCONVERT_REPORT
-    write_replacing(target, self_contained_html(nbformat.read(executed_report, as_version=4), executed_report.parent))
+    write_replacing(target, self_contained_html(nbformat.read(executed_report, as_version=4), executed_report.parent,
+                                                target_folder=report_dir))
     return Rendered("nbconvert", (target,))
 
 

@@ -247,7 +247,9 @@ def attention_markdown(attention: pd.DataFrame, as_of: str, expected_minutes: in
             + captioned_table(table, f"Sites needing attention as of {long_date(as_of)}", "attention"))
 
 
-SITE_INDEX_LINK = "sites/index.html"  # relative to the report folder, where the rendered report is
+# Relative to the executed report notebook (<report>/notebooks/), as every path
+# the report writes; each renderer rebases it for where its page lands.
+SITE_INDEX_LINK = "../sites/index.html"
 
 
 def site_pages_sentence() -> str:

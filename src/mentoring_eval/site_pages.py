@@ -297,7 +297,7 @@ def make_site_pages(settings: RunSettings, named: list[int] | None, renderer: st
     saved = {} if force else pipeline._read_state(state_path)
     upstream = pipeline._read_state(settings.paths.report / pipeline.STATE_FILE).get("site metrics", "")
     code = pipeline.package_code_digest()
-    main_link = os.path.relpath(main_report, folder) if main_report and main_report.suffix == ".html" else None
+    main_link = os.path.relpath(main_report, folder) if main_report else None
     # The fingerprint of "site 0": everything a page depends on but its site.
     run_key = hashlib.sha256(json.dumps([_fingerprint(settings, 0, upstream, code, chosen_renderer),
                                          sorted(set(named or [])), main_link]).encode()).hexdigest()
@@ -356,15 +356,23 @@ def make_site_pages(settings: RunSettings, named: list[int] | None, renderer: st
     linked = {int(site): page_files(folder, int(site), chosen_renderer)[1:] or
               page_files(folder, int(site), chosen_renderer) for site in state}
     index = folder / INDEX_PAGE
-    text = index_html(site_report.index_table(table4, trial.metrics.attention),
-                      {site: [path.relative_to(folder).as_posix() for path in paths] for site, paths in linked.items()},
-                      as_of,
-                      settings.expected_minutes, main_link)
-    if not index.exists() or index.read_text(encoding="utf-8") != text:
-        render.write_replacing(index, text)
+    table = site_report.index_table(table4, trial.metrics.attention)
+    # The report links the index as sites/index.html beside itself; Quarto's
+    # report sits in a subfolder, where Quarto copies what it links: the copy
+    # is written here too, its links made from where it lies.
+    copies = list(dict.fromkeys([index] + ([main_report.parent / SITES_FOLDER / INDEX_PAGE] if main_report else [])))
+    for copy in copies:
+        text = index_html(table, {site: [os.path.relpath(path, copy.parent) for path in paths]
+                                  for site, paths in linked.items()}, as_of, settings.expected_minutes,
+                          os.path.relpath(main_report, copy.parent) if main_report else None)
+        if not copy.exists() or copy.read_text(encoding="utf-8") != text:
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            render.write_replacing(copy, text)
     pages = tuple(linked[site][0] for site in sorted(linked))
     pipeline._write_state(state_path, {"pages": state, "run": {
-        "key": run_key, "sites": sites, "linked": [page.relative_to(folder).as_posix() for page in pages]}})
+        "key": run_key, "sites": sites, "linked": [page.relative_to(folder).as_posix() for page in pages],
+        # A render of the main report may copy the index over its copy: checked by content.
+        "index": {os.path.relpath(copy, folder): sha256_of_file(copy) for copy in copies}}})
     return SitePages(index, pages, chosen_renderer)
 
 
@@ -372,8 +380,11 @@ def _unchanged_run(saved: dict, run_key: str, folder: Path, renderer: str) -> di
     """The last run's record when this run would redo nothing: same inputs,
     code, notebook, renderer and sites, and every file it made still there."""
     last = saved.get("run", {})
-    if last.get("key") != run_key or not (folder / INDEX_PAGE).exists():
+    if last.get("key") != run_key or not last.get("index"):
         return None
+    for copy, digest in last["index"].items():
+        if not (folder / copy).exists() or sha256_of_file(folder / copy) != digest:
+            return None
     made = [path for site in saved.get("pages", {}) for path in page_files(folder, int(site), renderer)]
     return last if all(path.exists() for path in made) else None
 
