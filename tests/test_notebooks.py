@@ -2,18 +2,20 @@
 
 Each kernel pays for its imports on every run: matplotlib is the figures
 stage's alone, scipy the metrics stage's alone. The imports are taken from
-the notebooks themselves (every ``import`` line of their code cells), run in
-a fresh interpreter, and the modules it then holds are checked.
+the notebooks themselves (every ``import`` line of their code cells: what
+the runner's kernel started ahead imports too), run in a fresh interpreter,
+and the modules it then holds are checked.
 """
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from mentoring_eval.kernels import notebook_imports
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -27,19 +29,13 @@ NOT_IMPORTED = {
 }
 
 
-def import_lines(notebook: Path) -> list[str]:
-    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    lines = [line.rstrip("\n") for cell in cells if cell["cell_type"] == "code" for line in cell["source"]]
-    return [line for line in lines if line.startswith(("import ", "from "))]
-
-
 def test_every_stage_notebook_is_listed():
     assert sorted(path.name for path in NOTEBOOKS.glob("*.ipynb")) == sorted(NOT_IMPORTED)
 
 
 @pytest.mark.parametrize("notebook", sorted(NOT_IMPORTED))
 def test_a_stage_kernel_imports_only_what_its_stage_uses(notebook):
-    imports = import_lines(NOTEBOOKS / notebook)
+    imports = notebook_imports(NOTEBOOKS / notebook)
     assert any("mentoring_eval" in line for line in imports), imports
     script = "\n".join([*imports, "import sys", "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"])
     loaded = set(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,

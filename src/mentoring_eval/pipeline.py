@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # imported where used: importing it costs a second, and a no-
     import nbformat
 
 from mentoring_eval.errors import InputError
+from mentoring_eval.kernels import StageKernel
 from mentoring_eval.locking import output_lock
 from mentoring_eval.paths import ProjectPaths, shown
 from mentoring_eval.provenance import INPUT_RECORD, raw_inputs_digest, recorded_inputs_digest, sha256_of_file
@@ -176,9 +177,10 @@ def stderr_to(log: Path) -> Iterator[None]:
 
 
 def execute_notebook(source: Path, target: Path, parameters: dict | None, root: Path, stage: str,
-                     kernel_log: Path) -> None:
+                     kernel_log: Path, kernel: StageKernel | None = None) -> None:
     """Execute ``source`` into ``target`` in the notebook's own folder (as nbval
-    and JupyterLab do); ``target`` is replaced only when execution succeeds."""
+    and JupyterLab do); ``target`` is replaced only when execution succeeds.
+    ``kernel``: one already started for this notebook (else papermill starts one)."""
     import nbformat
     import papermill  # imported here: starting it is slow and most commands skip it
 
@@ -187,7 +189,8 @@ def execute_notebook(source: Path, target: Path, parameters: dict | None, root: 
     try:
         with stderr_to(kernel_log):
             papermill.execute_notebook(str(source), str(scratch), parameters=parameters or None,
-                                       cwd=str(source.parent), progress_bar=False, log_output=False)
+                                       cwd=str(source.parent), progress_bar=False, log_output=False,
+                                       **({"km": kernel.manager} if kernel else {}))
     except papermill.PapermillExecutionError as error:
         if error.ename == "InputError":  # the user's input: the one-line message says it all
             scratch.unlink(missing_ok=True)
@@ -235,29 +238,58 @@ def run_stages(settings: RunSettings, force: bool = False, say: Callable[[str], 
         raise InputError(f"{settings.paths.raw}: raw records folder not found")
     upstream = raw_inputs_digest(settings.paths.raw) if STAGES[0].name in state else None
     executed = []
-    for number, stage in enumerate(STAGES, start=1):
-        fingerprint = stage_fingerprint(stage, settings, upstream, code) if upstream else None
-        target = executed_notebook_path(settings, stage)
-        label = f"[{number}/{len(STAGES)}] {stage.name:<13}"
-        outputs_present = target.exists() and all(p.exists() for p in stage.outputs(settings))
-        if fingerprint and state.get(stage.name) == fingerprint and outputs_present:
-            say(f"{label} skipped (unchanged)")
-        else:
-            started = time.perf_counter()
-            # Invalidate before running: a failure must not leave a stale "done".
-            state.pop(stage.name, None)
-            _write_state(state_path, state)
-            execute_notebook(settings.paths.notebooks / stage.notebook, target, stage.parameters(settings),
-                             settings.paths.root, stage.name, settings.paths.report / KERNEL_LOG)
-            if stage is STAGES[0]:  # the files as the clean stage hashed them, whatever they are now
-                upstream = recorded_inputs_digest(settings.paths.processed)
-                fingerprint = stage_fingerprint(stage, settings, upstream, code)
-            state[stage.name] = fingerprint
-            _write_state(state_path, state)
-            say(f"{label} done in {time.perf_counter() - started:.1f} s")
-        executed.append(target)
-        upstream = fingerprint
+    kernel_log = settings.paths.report / KERNEL_LOG
+    ahead: StageKernel | None = None  # the next stage's kernel, started while this stage runs
+    try:
+        for number, stage in enumerate(STAGES, start=1):
+            ahead, upstream = _run_or_skip(settings, state, code, number, stage, upstream, ahead, kernel_log, say)
+            executed.append(executed_notebook_path(settings, stage))
+    finally:
+        if ahead is not None:
+            ahead.shutdown()
     return executed, upstream
+
+
+def _run_or_skip(settings: RunSettings, state: dict, code: str, number: int, stage: Stage, upstream: str | None,
+                 ahead: StageKernel | None, kernel_log: Path,
+                 say: Callable[[str], None]) -> tuple[StageKernel | None, str | None]:
+    """Run ``stage`` unless nothing it depends on changed; returns the kernel
+    started for the next stage (if this one ran) and this stage's fingerprint."""
+    state_path = settings.paths.report / STATE_FILE
+    fingerprint = stage_fingerprint(stage, settings, upstream, code) if upstream else None
+    target = executed_notebook_path(settings, stage)
+    label = f"[{number}/{len(STAGES)}] {stage.name:<13}"
+    outputs_present = target.exists() and all(p.exists() for p in stage.outputs(settings))
+    if fingerprint and state.get(stage.name) == fingerprint and outputs_present:
+        say(f"{label} skipped (unchanged)")
+        if ahead is not None:  # started in vain: the stage before ran, yet this one's inputs are unchanged
+            ahead.shutdown()
+        return None, fingerprint
+    started = time.perf_counter()
+    # Invalidate before running: a failure must not leave a stale "done".
+    state.pop(stage.name, None)
+    _write_state(state_path, state)
+    notebook = settings.paths.notebooks / stage.notebook
+    kernel = ahead or StageKernel(notebook, kernel_log)
+    following = STAGES.index(stage) + 1
+    ahead = StageKernel(settings.paths.notebooks / STAGES[following].notebook, kernel_log) \
+        if following < len(STAGES) else None
+    try:
+        execute_notebook(notebook, target, stage.parameters(settings), settings.paths.root, stage.name,
+                         kernel_log, kernel)
+    except BaseException:
+        if ahead is not None:
+            ahead.shutdown()
+        raise
+    finally:
+        kernel.shutdown()
+    if stage is STAGES[0]:  # the files as the clean stage hashed them, whatever they are now
+        upstream = recorded_inputs_digest(settings.paths.processed)
+        fingerprint = stage_fingerprint(stage, settings, upstream, code)
+    state[stage.name] = fingerprint
+    _write_state(state_path, state)
+    say(f"{label} done in {time.perf_counter() - started:.1f} s")
+    return ahead, fingerprint
 
 
 def _link_or_copy(source: str, target: str) -> None:
