@@ -1,10 +1,14 @@
 """``python -m mentoring_eval run`` as a user runs it: a subprocess, its exit
 status, what it prints, and what it leaves on disk.
 
-One good run on a copy of the bundled records makes "the last good report".
-Every failing run is then made against those same folders, and must leave
-every output file byte for byte as it was. Every run writes into pytest's
-temporary folders, never into the project's ``data/processed`` or ``report``.
+The session's run of the bundled records (``bundled_run``, conftest.py: a
+first run, the same command again, and again with ``--force``) is checked
+here. One more good run of the bundled records, into this module's own
+folders, makes "the last good report" (a copy of the shared one would not
+do: the run's fingerprints name its folders). Every failing run is made
+against those folders, and must leave every output file byte for byte as it
+was. Every run writes into pytest's temporary folders, never into the
+project's ``data/processed`` or ``report``.
 """
 
 from __future__ import annotations
@@ -26,9 +30,8 @@ import pytest
 
 from mentoring_eval import locking, pipeline, provenance
 from mentoring_eval.locking import output_lock
+from pipeline_runs import BUNDLED_RAW, ROOT, Snapshot, snapshot
 
-ROOT = Path(__file__).resolve().parents[1]
-BUNDLED_RAW = ROOT / "data" / "raw"
 LOG = "mentoring_log.csv"
 STAGE_NAMES = [stage.name for stage in pipeline.STAGES]
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 75
@@ -40,9 +43,6 @@ STATE_FILE = f"report/{pipeline.STATE_FILE}"
 KERNEL_LOG = f"report/{pipeline.KERNEL_LOG}"
 # The one file a failed run may add: the failing notebook, beside the good one.
 FAILED_NOTEBOOK = re.compile(r"report/notebooks/[^/]+\.failed\.ipynb")
-
-Snapshot = dict[str, bytes]  # "processed/..." or "report/..." -> the file's bytes
-
 
 # ---------------------------------------------------------------- running the command
 
@@ -65,12 +65,6 @@ def run_cli(*args: str, processed: Path, report: Path, raw: Path | None = None,
 
 def shown(result: subprocess.CompletedProcess) -> str:
     return f"exit {result.returncode}\n--- stdout\n{result.stdout}--- stderr\n{result.stderr}"
-
-
-def snapshot(processed: Path, report: Path) -> Snapshot:
-    return {f"{label}/{path.relative_to(folder).as_posix()}": path.read_bytes()
-            for label, folder in (("processed", processed), ("report", report))
-            for path in sorted(folder.rglob("*")) if path.is_file()}
 
 
 def _forgets_only(before: bytes, after: bytes) -> bool:
@@ -137,16 +131,11 @@ def drop_column(column: str) -> Edit:
 
 @dataclass(frozen=True)
 class GoodRun:
-    raw: Path  # a copy of the bundled records
+    raw: Path  # the bundled records (read-only: each failing run edits a copy)
     processed: Path
     report: Path
     backup: Path  # the last good folders, to put back after each failed run
-    first: subprocess.CompletedProcess = field(repr=False)
-    unchanged: subprocess.CompletedProcess = field(repr=False)  # the same command again
-    forced: subprocess.CompletedProcess = field(repr=False)  # and again with --force
-    after_first: Snapshot = field(repr=False)
-    after_unchanged: Snapshot = field(repr=False)
-    last_good: Snapshot = field(repr=False)  # after the forced run
+    last_good: Snapshot = field(repr=False)
 
     @property
     def folders(self) -> dict[str, Path]:
@@ -165,19 +154,10 @@ class GoodRun:
 @pytest.fixture(scope="module")
 def good(tmp_path_factory) -> GoodRun:
     base = tmp_path_factory.mktemp("good")
-    raw, processed, report = base / "raw", base / "processed", base / "report"
-    shutil.copytree(BUNDLED_RAW, raw)
-
-    def run(*args: str) -> tuple[subprocess.CompletedProcess, Snapshot]:
-        result = run_cli(*args, raw=raw, processed=processed, report=report)
-        assert result.returncode == EXIT_OK, shown(result)
-        return result, snapshot(processed, report)
-
-    first, after_first = run()
-    unchanged, after_unchanged = run()
-    forced, last_good = run("--force")
-    good = GoodRun(raw, processed, report, base / "backup", first, unchanged, forced,
-                   after_first, after_unchanged, last_good)
+    processed, report = base / "processed", base / "report"
+    result = run_cli(raw=BUNDLED_RAW, processed=processed, report=report)
+    assert result.returncode == EXIT_OK, shown(result)
+    good = GoodRun(BUNDLED_RAW, processed, report, base / "backup", snapshot(processed, report))
     good.save()
     return good
 
@@ -220,14 +200,20 @@ RENDERED = r"\(as requested\) in \d+\.\d s"
 SKIPPED = r"skipped \(unchanged\)"
 
 
+def as_the_command_shows(path: Path) -> str:
+    """Relative to the folder the command runs in (the project) when inside it."""
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def assert_printed(result: subprocess.CompletedProcess, raw: Path, report: Path, stages: str, render: str) -> None:
     """Standard output is the heading, one line per stage, the render line and the report's path."""
     expected = [
-        re.escape(f"RETAKE mentoring report as of 2020-04-01 from {raw.resolve()}"),
+        re.escape(f"RETAKE mentoring report as of 2020-04-01 from {as_the_command_shows(raw)}"),
         *(re.escape(f"[{number}/{len(STAGE_NAMES)}] {name:<13}") + " " + stages
           for number, name in enumerate(STAGE_NAMES, start=1)),
         r"\[render\] nbconvert " + render,
-        re.escape(f"report: {(report / 'report.html').resolve()}"),
+        re.escape(f"report: {as_the_command_shows(report / 'report.html')}"),
     ]
     lines = result.stdout.splitlines()
     assert len(lines) == len(expected), shown(result)
@@ -235,20 +221,21 @@ def assert_printed(result: subprocess.CompletedProcess, raw: Path, report: Path,
         assert re.fullmatch(pattern, line), f"{line!r} does not match {pattern!r}\n{shown(result)}"
 
 
-def test_a_run_prints_one_line_per_stage_with_its_time_and_the_report_path(good):
-    assert_printed(good.first, good.raw, good.report, DONE, RENDERED)
-    assert good.first.stderr == "", shown(good.first)
+def test_a_run_prints_one_line_per_stage_with_its_time_and_the_report_path(bundled_run):
+    assert_printed(bundled_run.first, bundled_run.raw, bundled_run.report, DONE, RENDERED)
+    assert bundled_run.first.stderr == "", shown(bundled_run.first)
 
 
-def test_a_rerun_with_nothing_changed_skips_every_stage_and_renders_nothing(good):
-    assert_printed(good.unchanged, good.raw, good.report, SKIPPED, SKIPPED)
-    assert good.after_unchanged == good.after_first  # not a byte written, not even the kernel log
+def test_a_rerun_with_nothing_changed_skips_every_stage_and_renders_nothing(bundled_run):
+    assert_printed(bundled_run.unchanged, bundled_run.raw, bundled_run.report, SKIPPED, SKIPPED)
+    assert bundled_run.after_unchanged == bundled_run.after_first  # not a byte written, not even the kernel log
 
 
-def test_force_reruns_every_stage_and_writes_the_same_bytes(good):
-    assert_printed(good.forced, good.raw, good.report, DONE, RENDERED)
-    assert good.last_good.keys() == good.after_first.keys()
-    changed = {name for name in good.after_first if good.after_first[name] != good.last_good[name]}
+def test_force_reruns_every_stage_and_writes_the_same_bytes(bundled_run):
+    assert_printed(bundled_run.forced, bundled_run.raw, bundled_run.report, DONE, RENDERED)
+    first, forced = bundled_run.after_first, bundled_run.after_forced
+    assert forced.keys() == first.keys()
+    changed = {name for name in first if first[name] != forced[name]}
     assert changed <= {KERNEL_LOG}, f"--force wrote different bytes from the same inputs: {sorted(changed)}"
 
 

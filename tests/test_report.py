@@ -1,5 +1,8 @@
 """End to end: the rendered report (nbconvert fallback), the Quarto project
-around it, and a user's own trial with no published reference."""
+around it, and a user's own trial with no published reference.
+
+``bundled_run`` is the session's run of the bundled records (conftest.py),
+shared with the other end-to-end tests and read-only."""
 
 import csv
 import html
@@ -24,14 +27,6 @@ def run_cli(*arguments: str) -> subprocess.CompletedProcess:
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
-@pytest.fixture(scope="module")
-def bundled_run(tmp_path_factory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("bundled")
-    result = run_cli("--processed", str(folder / "processed"), "--report", str(folder / "report"))
-    assert result.returncode == 0, result.stderr
-    return {"processed": folder / "processed", "report": folder / "report", "stdout": result.stdout}
-
-
 def page_text(report: Path) -> str:
     return (report / "report.html").read_text(encoding="utf-8")
 
@@ -43,13 +38,13 @@ def table_rows(page: str) -> list[list[str]]:
 
 
 def test_the_command_names_the_renderer_and_the_report(bundled_run):
-    out = bundled_run["stdout"]
+    out = bundled_run.first.stdout
     assert "[render] nbconvert" in out and "report: " in out
     assert len([line for line in out.splitlines() if re.match(r"\[\d/4\] .+ done in \d+\.\d s", line)]) == 4
 
 
 def test_every_table4_value_is_in_the_report(bundled_run):
-    rows = table_rows(page_text(bundled_run["report"]))
+    rows = table_rows(page_text(bundled_run.report))
     published = pd.read_csv(ROOT / "data" / "reference" / "table4_published.csv")
     for record in published.itertuples(index=False):
         expected = [str(record.site), str(record.months_in_study), str(record.total_minutes),
@@ -59,7 +54,7 @@ def test_every_table4_value_is_in_the_report(bundled_run):
 
 
 def test_every_figure_is_embedded_with_caption_and_alt_text(bundled_run):
-    page = page_text(bundled_run["report"])
+    page = page_text(bundled_run.report)
     figures = re.findall(r'<figure id="(fig-[\w-]+)"[^>]*>\s*<div[^>]*aria-label="([^"]+)"[^>]*>\s*<svg.*?</svg>\s*'
                          r"</div>\s*<figcaption><strong>(Figure \d+)\.</strong>", page, re.DOTALL)
     assert [number for _, _, number in figures] == [f"Figure {n}" for n in range(1, 6)]
@@ -69,17 +64,17 @@ def test_every_figure_is_embedded_with_caption_and_alt_text(bundled_run):
 
 
 def test_cross_references_are_resolved_in_the_fallback(bundled_run):
-    page = page_text(bundled_run["report"])
+    page = page_text(bundled_run.report)
     assert not re.search(r"@(fig|tbl)-", page) and "{#fig-" not in page and "{#tbl-" not in page
     assert "<strong>Table 1.</strong>" in page and "<strong>Figure 5.</strong>" in page
 
 
 def test_the_report_says_the_records_are_synthetic(bundled_run):
-    assert "The records behind this report are synthetic." in page_text(bundled_run["report"])
+    assert "The records behind this report are synthetic." in page_text(bundled_run.report)
 
 
 def test_the_provenance_section_lists_every_input_with_its_hash(bundled_run):
-    page = page_text(bundled_run["report"])
+    page = page_text(bundled_run.report)
     assert "Provenance" in page
     for path in sorted((ROOT / "data" / "raw").glob("*.csv")):
         assert path.name in page and sha256_of_file(path) in page
@@ -87,7 +82,7 @@ def test_the_provenance_section_lists_every_input_with_its_hash(bundled_run):
 
 
 def test_the_provenance_section_cites_the_publication_from_citation_cff(bundled_run):
-    page = page_text(bundled_run["report"])
+    page = page_text(bundled_run.report)
     publication = provenance.cited_publication(provenance.read_citation(ROOT))
     assert f'doi:{publication["doi"]}' in page
     assert "Craven K, Holmes J, Powers K, Clarke S, Cripps RL, Lindley R, Phillips J, Tyerman R, McKevitt C, " \
@@ -115,7 +110,7 @@ def test_a_reference_reads_authors_title_journal_year_and_doi_link():
 
 
 def test_the_reproduction_verdict_is_in_the_report(bundled_run):
-    page = page_text(bundled_run["report"])
+    page = page_text(bundled_run.report)
     assert "reproduce every cell of the published Table 4 (112 of 112)" in page
     assert "88.6–100" in page and "91.6–100" in page  # the publication's self-contradiction, shown
 
@@ -123,7 +118,7 @@ def test_the_reproduction_verdict_is_in_the_report(bundled_run):
 def test_no_personal_detail_reaches_any_output(bundled_run):
     notes = (ROOT / "data" / "raw" / "mentoring_log.csv").read_text(encoding="utf-8-sig")
     assert all(detail in notes for detail in PERSONAL_DETAILS)  # planted, so the scan below can fail
-    for folder in (bundled_run["processed"], bundled_run["report"]):
+    for folder in (bundled_run.processed, bundled_run.report):
         for path in folder.rglob("*"):
             if path.is_file():
                 content = path.read_bytes()
@@ -141,11 +136,11 @@ def test_every_notebook_the_quarto_project_names_is_in_the_report_folder(bundled
     notebooks are the executed stage notebooks the run wrote there."""
     template = render.load_quarto_template(ROOT)
     for entry in template["manuscript"]["notebooks"]:
-        assert (bundled_run["report"] / entry["notebook"]).is_file(), entry["notebook"]
+        assert (bundled_run.report / entry["notebook"]).is_file(), entry["notebook"]
 
 
 def test_every_cross_reference_in_the_report_has_its_label(bundled_run):
-    notebook = nbformat.read(bundled_run["report"] / "notebooks" / "04_report.ipynb", as_version=4)
+    notebook = nbformat.read(bundled_run.report / "notebooks" / "04_report.ipynb", as_version=4)
     texts = [container[key] for container, key in render._markdown_texts(notebook)]
     labels = [m["label"] for text in texts for m in render.FIGURE_DEFINITION.finditer(text)]
     labels += [m["label"] for text in texts for m in render.TABLE_CAPTION.finditer(text)]
@@ -156,7 +151,7 @@ def test_every_cross_reference_in_the_report_has_its_label(bundled_run):
 
 
 def test_report_tables_and_figures_are_markdown_so_typst_can_render_them(bundled_run):
-    notebook = nbformat.read(bundled_run["report"] / "notebooks" / "04_report.ipynb", as_version=4)
+    notebook = nbformat.read(bundled_run.report / "notebooks" / "04_report.ipynb", as_version=4)
     kinds = {kind for cell in notebook.cells if cell.cell_type == "code"
              for output in cell.outputs for kind in output.get("data", {})}
     assert "text/markdown" in kinds and "text/html" not in kinds and "image/png" not in kinds
