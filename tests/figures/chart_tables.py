@@ -126,5 +126,17 @@ def build_all(site_metrics, monthly_minutes, site_profile, ot_departures) -> dic
     return {chart.name: chart for chart in charts}
 
 
+def build_one(name: str, site_metrics, monthly_minutes, site_profile, ot_departures) -> Chart:
+    """The chart ``name`` alone, built as ``figures.all_charts`` builds it."""
+    builders = {
+        "dose_by_site": lambda: figures.dose_by_site(site_metrics, EXPECTED_MINUTES),
+        "dose_vs_competency": lambda: figures.dose_vs_competency(site_metrics, site_profile, EXPECTED_MINUTES),
+        "dose_by_turnover": lambda: figures.dose_by_turnover(site_metrics, site_profile, EXPECTED_MINUTES),
+        "monthly_heatmap": lambda: figures.monthly_heatmap(monthly_minutes, ot_departures),
+        "mode_by_site": lambda: figures.mode_by_site(site_metrics),
+    }
+    return builders[name]()
+
+
 CHART_NAMES = ["dose_by_site", "dose_vs_competency", "dose_by_turnover", "monthly_heatmap", "mode_by_site"]
 
