@@ -20,11 +20,13 @@ RUFF_PATHS := src tests benchmarks
 report: $(STAMP)
 	$(PY) -m mentoring_eval run
 
+# Two workers (pytest-xdist), each test file on one worker as a whole and
+# the notebooks together on one (tests/conftest.py says why).
 test: $(STAMP)
 ifeq ($(LINT),1)
 	@$(MAKE) --no-print-directory lint
 endif
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadgroup
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check $(RUFF_PATHS)
@@ -49,6 +51,7 @@ baselines: $(STAMP)
 	$(PY) -m mentoring_eval baselines
 
 bench: $(STAMP)
+	$(PY) benchmarks/bench_everyday.py
 	$(PY) benchmarks/bench_clean.py
 	$(PY) benchmarks/bench_pipeline.py
 	$(PY) benchmarks/bench_sites.py
@@ -63,7 +66,10 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@# Quarto's PyPI package downloads its binary at install time; where the
 	@# machine cannot reach the download, carry on and render with nbconvert.
-	@if $(PY) -m pip install --quiet --disable-pip-version-check $(QUARTO_CLI) >$(VENV)/quarto-install.log 2>&1; then \
+	@# A quarto already on PATH is what the runner uses: no download then.
+	@if command -v quarto >/dev/null 2>&1; then \
+		echo "Quarto found on PATH ($$(command -v quarto)): the report will be rendered to HTML and PDF by Quarto."; \
+	elif $(PY) -m pip install --quiet --disable-pip-version-check $(QUARTO_CLI) >$(VENV)/quarto-install.log 2>&1; then \
 		echo "Quarto installed: the report will be rendered to HTML and PDF by Quarto."; \
 	elif command -v quarto >/dev/null; then \
 		echo "quarto-cli could not be installed here, but $$(command -v quarto) is on PATH: the report will be rendered to HTML and PDF by it."; \
