@@ -20,13 +20,17 @@ RUFF_PATHS := src tests benchmarks
 report: $(STAMP)
 	$(PY) -m mentoring_eval run
 
-# Two workers (pytest-xdist), each test file on one worker as a whole and
-# the notebooks together on one (tests/conftest.py says why).
+# The tests on two workers (pytest-xdist), each test file on one worker as a
+# whole; then nbval over the notebooks, in order, in one process (they share
+# data/processed; tests/conftest.py says more). Both always run; either failing fails.
 test: $(STAMP)
 ifeq ($(LINT),1)
 	@$(MAKE) --no-print-directory lint
 endif
-	$(PY) -m pytest -n 2 --dist loadgroup
+	@status=0; \
+	$(PY) -m pytest -n 2 --dist loadfile tests || status=$$?; \
+	$(PY) -m pytest notebooks || status=$$?; \
+	exit $$status
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check $(RUFF_PATHS)

@@ -20,19 +20,20 @@ a copy would rerun every stage). Another shared result: a session fixture
 calling ``pipeline_runs.shared_run(tmp_path_factory, name, make)``, where
 ``make(folder)`` fills the folder and returns what to keep (JSON).
 
-Scheduling (``make test`` runs ``pytest -n 2 --dist loadgroup``): each test
-file goes to one worker as a whole, so its module fixtures are made once; the
-notebooks (nbval), which write and read the project's own ``data/processed``
-in order, all go to one worker together.
+Scheduling: ``make test`` runs ``pytest -n 2 --dist loadfile tests`` (each
+test file on one worker as a whole, so its module fixtures are made once),
+then nbval over ``notebooks`` in one process: the notebooks write and read
+the project's own ``data/processed`` in order, and one test here renders
+with the default folders. (``--dist loadgroup`` would do both in one run, but
+pytest-xdist 3.8 cannot group tests under pytest 9.2: the group is added to
+``item._nodeid``, which pytest no longer reads.)
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from pipeline_runs import BUNDLED_RAW, ROOT, PipelineRun, completed, make_bundled_run, shared_run
+from pipeline_runs import BUNDLED_RAW, PipelineRun, completed, make_bundled_run, shared_run
 
 
 @pytest.fixture(scope="session")
@@ -44,20 +45,3 @@ def bundled_run(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
     return PipelineRun(BUNDLED_RAW, folder / "processed", folder / "report",
                        *(completed(runs[label]) for label in ("first", "unchanged", "forced")),
                        *(files[label] for label in ("first", "unchanged", "forced")))
-
-
-# ---------------------------------------------------------------- xdist scheduling
-
-NOTEBOOK_GROUP = "notebooks"  # nbval: in order, on one worker (they share data/processed)
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Each test file is one xdist group (one worker, module fixtures made
-    once); the notebooks are one group together. Only used with
-    ``--dist loadgroup``; harmless otherwise."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            path = Path(str(item.fspath))
-            group = NOTEBOOK_GROUP if path.suffix == ".ipynb" else path.relative_to(ROOT).as_posix()
-            item.add_marker(pytest.mark.xdist_group(group))
