@@ -319,3 +319,18 @@ def test_with_quarto_each_page_is_html_and_a_typst_pdf(other_trial, tmp_path):
     for path in sites.rglob("*"):
         if path.is_file():
             assert PLANTED_NAME.encode() not in path.read_bytes(), path.name
+
+
+def test_beside_a_report_in_a_subfolder_the_index_copy_links_from_there(other_trial, tmp_path):
+    """Quarto's report lies in report/quarto/ and links sites/index.html beside
+    itself (Quarto copies what it links): that copy must link the real pages."""
+    folder = tmp_path / "copy"
+    shutil.copytree(other_trial["folder"], folder, symlinks=True)
+    settings = RunSettings(paths=paths.resolve(other_trial["raw"], folder / "processed", folder / "report"),
+                           as_of=pd.Timestamp(OTHER_AS_OF).date(), expected_minutes=OTHER_EXPECTED)
+    main_report = folder / "report" / "quarto" / "index.html"
+    site_pages.make_site_pages(settings, None, "nbconvert", False, lambda line: None, main_report=main_report)
+    copy = (main_report.parent / "sites" / "index.html").read_text(encoding="utf-8")
+    assert 'href="../../sites/site-1.html"' in copy and 'href="../index.html"' in copy
+    index = (folder / "report" / "sites" / "index.html").read_text(encoding="utf-8")
+    assert 'href="site-1.html"' in index and 'href="../quarto/index.html"' in index
