@@ -42,8 +42,9 @@ def notebook_kernel_name(notebook: Path) -> str:
 class StageKernel:
     """A kernel started for ``notebook``: in the notebook's folder (where
     papermill would start it), its standard error appended to ``kernel_log``,
-    importing what the notebook imports in a background thread. Hand
-    :attr:`manager` to papermill (``km=``), then :meth:`shutdown`."""
+    importing what the notebook imports in a background thread. When its
+    stage comes, :meth:`wait_for_imports`, hand :attr:`manager` to papermill
+    (``km=``), then :meth:`shutdown`."""
 
     def __init__(self, notebook: Path, kernel_log: Path):
         from jupyter_client import AsyncKernelManager
@@ -77,6 +78,14 @@ class StageKernel:
             pass
         finally:
             client.stop_channels()
+
+    def wait_for_imports(self) -> None:
+        """Block until the warm-up has run (or given up). Papermill's client
+        asks the kernel for its info first, and the kernel answers only once
+        the imports queued before that request are done: waiting here keeps
+        that time out of papermill's 60-second start-up limit (a first import
+        of matplotlib on a loaded machine can take longer)."""
+        self._warm_up.join()
 
     def shutdown(self) -> None:
         """Stop the kernel (its notebook is done, or will not run)."""

@@ -186,6 +186,8 @@ def execute_notebook(source: Path, target: Path, parameters: dict | None, root: 
 
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = target.with_name(f".{target.stem}.running.ipynb")
+    if kernel is not None:
+        kernel.wait_for_imports()
     try:
         with stderr_to(kernel_log):
             papermill.execute_notebook(str(source), str(scratch), parameters=parameters or None,
