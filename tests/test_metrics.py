@@ -622,7 +622,7 @@ def test_sites_needing_attention_rules():
         [2, REASON_RECENT_BELOW],  # last three months average 50
         [3, REASON_RECENT_BELOW],  # one month in study, 40
     ]
-    assert "last 1 month(s)" in computed.loc[3, "detail"]
+    assert "over the last 1 month," in computed.loc[3, "detail"]
 
 
 def test_low_competency_at_exactly_the_expected_minutes_needs_attention():

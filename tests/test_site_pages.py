@@ -212,7 +212,7 @@ def test_a_site_whose_only_ot_left_unreplaced_says_so_in_the_main_reports_words(
     page = page_of(other_trial, ONLY_OT_LEFT_SITE)
     rows = table_rows(page)
     assert first_row(rows, "C1")[1:4] == ["1 March 2019", "15 May 2019", "not replaced"]
-    assert first_row(rows, "OT left and not replaced")[1] == "1 OT(s) left and not replaced"
+    assert first_row(rows, "OT left and not replaced")[1] == "1 OT left and not replaced"
     assert html.escape(report.attention_rules(OTHER_EXPECTED), quote=False) in page
 
 

@@ -79,10 +79,10 @@ def test_the_previous_cut_off_is_one_calendar_month_earlier(as_of, previous):
 
 def test_attention_on_a_page_uses_the_main_reports_words():
     attention = pd.DataFrame({"site": [1, 2], "reason": ["OT left and not replaced"] * 2,
-                              "detail": ["1 OT(s) left and not replaced"] * 2})
+                              "detail": ["1 OT left and not replaced"] * 2})
     words = site_report.attention_markdown(attention, 2, "2020-04-01", 60)
     assert words.startswith("As of 1 April 2020, site 2 needs attention (1 rule fired). " + report.attention_rules(60))
-    assert "| OT left and not replaced | 1 OT(s) left and not replaced |" in words
+    assert "| OT left and not replaced | 1 OT left and not replaced |" in words
     assert "| Why | Detail |" in words
     assert site_report.attention_markdown(attention, 3, "2020-04-01", 60) == (
         "As of 1 April 2020, site 3 does not need attention. " + report.attention_rules(60))

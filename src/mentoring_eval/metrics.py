@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .rounding import ratio_half_up, round_half_up
+from .wording import plural
 
 DateLike = str | dt.date | pd.Timestamp
 
@@ -569,7 +570,7 @@ def sites_needing_attention(
             "site": recent["site"],
             "reason": REASON_RECENT_BELOW,
             "detail": [
-                f"mean {mean:.1f} minutes per month over the last {months} month(s), "
+                f"mean {mean:.1f} minutes per month over the last {plural(int(months), 'month')}, "
                 f"expected {expected_minutes:g}"
                 for mean, months in zip(round_half_up(recent["mean"], 1), recent["size"])
             ],
@@ -580,7 +581,7 @@ def sites_needing_attention(
         {
             "site": unreplaced["site"],
             "reason": REASON_UNREPLACED,
-            "detail": [f"{count} OT(s) left and not replaced" for count in unreplaced["unreplaced"]],
+            "detail": [f"{plural(int(count), 'OT')} left and not replaced" for count in unreplaced["unreplaced"]],
         }
     )
     low = site_profile.loc[site_profile["low_competency"].astype(bool), ["site"]].merge(

@@ -17,6 +17,7 @@ import pandas as pd
 from mentoring_eval.metrics import DEFAULT_CLOSE_MARGIN, DEFAULT_REPLACEMENT_LEAD_DAYS
 from mentoring_eval.provenance import cited_publication
 from mentoring_eval.rounding import ratio_half_up
+from mentoring_eval.wording import join_words, plural
 from mentoring_eval.synth import SYNTHETIC_MANIFEST  # noqa: F401  (the report looks it up in data/reference)
 
 if TYPE_CHECKING:  # the stages module (and what it imports) only for type checkers: the clean notebook needs none of it
@@ -106,18 +107,6 @@ def markdown_table(table: pd.DataFrame, headers: dict[str, str] | None = None,
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join(separator) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
     return "\n".join(lines)
-
-
-def join_words(items: Iterable[object]) -> str:
-    """``1, 4 and 5``: a list as a sentence says it."""
-    words = [str(i) for i in items]
-    if not words:
-        return "none"
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
-
-
-def plural(count: int, singular: str, plural_form: str | None = None) -> str:
-    return f"{count} {singular if count == 1 else (plural_form or singular + 's')}"
 
 
 def long_date(day: date | str) -> str:
