@@ -578,6 +578,27 @@ def test_bad_input_leaves_previous_outputs_untouched(tmp_path, spoil, message):
     assert folder_bytes(processed) == before
 
 
+@pytest.mark.parametrize(
+    ("spoil_reference", "message"),
+    [
+        (lambda raw: (raw / "sites.csv").unlink(), r"^sites\.csv: file not found"),
+        (lambda raw: (raw / "ots.csv").write_text(REFERENCE_CSV["ots.csv"].replace("2019-01-31", "2018-01-31")),
+         r"^mentoring_log\.csv line 3: not UTF-8"),
+    ],
+)
+def test_errors_come_in_the_order_of_a_serial_run(tmp_path, spoil_reference, message):
+    # The log is parsed in a thread while the reference files are read and
+    # cleaned: still, a reference file that cannot be read stops the run
+    # before the log's problems, and the log's reading before the reference
+    # tables' contents.
+    raw = write_raw(tmp_path / "raw")
+    spoil_reference(raw)
+    log = raw / "mentoring_log.csv"
+    log.write_bytes(log.read_bytes().replace(b"Leeds", b"Caf\xe9 in Leeds"))  # a note on line 3, in Latin-1
+    with pytest.raises(InputError, match=message):
+        run_clean_stage(raw, tmp_path / "processed", AS_OF)
+
+
 def test_a_failure_while_writing_leaves_previous_outputs_untouched(tmp_path, monkeypatch):
     raw, processed = write_raw(tmp_path / "raw"), tmp_path / "processed"
     run_clean_stage(raw, processed, AS_OF)

@@ -32,7 +32,7 @@ import pandas as pd
 
 from mentoring_eval import normalise, provenance
 from mentoring_eval.errors import InputError
-from mentoring_eval.inputs import LOG_COLUMNS, read_raw_inputs
+from mentoring_eval.inputs import LOG_COLUMNS, read_log_of, read_reference_inputs
 from mentoring_eval.outputs import atomic_outputs, write_csv, write_json, write_parquet
 
 MAX_MINUTES = 480
@@ -454,25 +454,41 @@ def clean_competency(raw: pd.DataFrame) -> pd.DataFrame:
 # --- the I/O edge ----------------------------------------------------------------
 
 
+def _clean_reference_tables(raw: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The four reference tables cleaned, by name, in the order they are checked."""
+    sites = clean_sites(raw["sites"])
+    return {
+        "sites": sites,
+        "participants": clean_participants(raw["participants"], sites),
+        "ots": clean_ots(raw["ots"], sites),
+        "competency": clean_competency(raw["competency"]),
+    }
+
+
 def run_clean_stage(raw_dir: str | Path, processed_dir: str | Path, as_of: str | dt.date) -> CleanResult:
     """Read the raw files of ``raw_dir``, clean them and write the clean
     tables, the quarantine, the summary and the record of the files read
     (their SHA-256) into ``processed_dir``, all together or (on any error)
     none of them."""
-    # Hashed in a second thread (hashlib releases the GIL) while the files are
-    # parsed and cleaned: the record of what the numbers came from then costs
-    # a national log almost no time.
-    with ThreadPoolExecutor(max_workers=1) as hashing:
-        hashed = hashing.submit(provenance.input_file_hashes, Path(raw_dir))
-        raw = read_raw_inputs(raw_dir)
-        sites = clean_sites(raw.sites)
-        reference_tables = {
-            "sites": sites,
-            "participants": clean_participants(raw.participants, sites),
-            "ots": clean_ots(raw.ots, sites),
-            "competency": clean_competency(raw.competency),
-        }
-        result = clean_log(raw.log, sites, as_of, raw.log_file)
+    # Two threads beside this one (hashlib and Arrow's CSV parser release the
+    # GIL): the files are hashed, and the log is parsed, while the reference
+    # files are read and cleaned here. The record of what the numbers came
+    # from then costs a national log almost no time, nor do the reference files.
+    with ThreadPoolExecutor(max_workers=2) as background:
+        hashed = background.submit(provenance.input_file_hashes, Path(raw_dir))
+        log_read = background.submit(read_log_of, raw_dir)
+        raw = read_reference_inputs(raw_dir)
+        try:
+            reference_tables = _clean_reference_tables(raw)
+            reference_error = None
+        except InputError as error:
+            reference_error = error
+        # The errors come in the order of a serial run: reading every file
+        # (the log last), then the reference tables' contents, then the log's.
+        log, log_file = log_read.result()
+        if reference_error is not None:
+            raise reference_error
+        result = clean_log(log, reference_tables["sites"], as_of, log_file)
         file_hashes = hashed.result()
     with atomic_outputs(processed_dir) as staging:
         write_parquet(result.contacts, staging / "contacts.parquet")

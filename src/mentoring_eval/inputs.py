@@ -252,11 +252,21 @@ def read_log(path: Path) -> pd.DataFrame:
     return log
 
 
+def read_reference_inputs(raw_dir: str | Path) -> dict[str, pd.DataFrame]:
+    """The four reference files of ``raw_dir`` by stem (``sites``, ...), checked
+    for presence and columns."""
+    raw_dir = Path(raw_dir)
+    return {Path(name).stem: read_csv_table(raw_dir / name, columns) for name, columns in REFERENCE_COLUMNS.items()}
+
+
+def read_log_of(raw_dir: str | Path) -> tuple[pd.DataFrame, str]:
+    """The mentoring log of ``raw_dir`` (``read_log``) and its file name."""
+    log_path = find_log(Path(raw_dir))
+    return read_log(log_path), log_path.name
+
+
 def read_raw_inputs(raw_dir: str | Path) -> RawInputs:
     """All five raw files of ``raw_dir``, checked for presence and columns."""
-    raw_dir = Path(raw_dir)
-    tables = {
-        Path(name).stem: read_csv_table(raw_dir / name, columns) for name, columns in REFERENCE_COLUMNS.items()
-    }
-    log_path = find_log(raw_dir)
-    return RawInputs(**tables, log=read_log(log_path), log_file=log_path.name)
+    tables = read_reference_inputs(raw_dir)
+    log, log_file = read_log_of(raw_dir)
+    return RawInputs(**tables, log=log, log_file=log_file)
