@@ -13,6 +13,7 @@ is any, runs once per distinct spelling, never per row.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 
@@ -92,21 +93,37 @@ def is_blank(text: pd.Series) -> pd.Series:
     return text.str.strip().eq("")
 
 
+_DATE_PATTERNS = (_ISO_DATE, _SLASHED_DATE, _NAMED_MONTH_DATE)
+_UNIX_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+
+
+def _day_number(key: str) -> int | None:
+    """Days since 1970-01-01 of a date spelling (``spelling_key``), or None."""
+    for pattern in _DATE_PATTERNS:
+        match = pattern.match(key)
+        if match:
+            break
+    else:
+        return None
+    year = int(match["year"]) + (2000 if len(match["year"]) == 2 else 0)
+    month = int(match["month"]) if match["month"].isdigit() else MONTH_NAMES.get(match["month"])
+    if month is None or not YEARS_UNDERSTOOD[0] <= year <= YEARS_UNDERSTOOD[1]:
+        return None
+    try:
+        return dt.date(year, month, int(match["day"])).toordinal() - _UNIX_EPOCH_ORDINAL
+    except ValueError:  # an impossible day (31/02/2019) is as unreadable as a typo
+        return None
+
+
 def _dates_of_distinct(text: pd.Series) -> pd.Series:
-    key = spelling_key(text)
-    parts = (
-        key.str.extract(_ISO_DATE)
-        .combine_first(key.str.extract(_SLASHED_DATE))
-        .combine_first(key.str.extract(_NAMED_MONTH_DATE))
-    )
-    two_digit_year = parts["year"].str.len().eq(2)
-    year = pd.to_numeric(parts["year"]).pipe(lambda y: y.where(~two_digit_year, y + 2000))
-    month = pd.to_numeric(parts["month"].replace(MONTH_NAMES), errors="coerce")
-    components = pd.DataFrame(
-        {"year": year.where(year.between(*YEARS_UNDERSTOOD)), "month": month, "day": pd.to_numeric(parts["day"])}
-    )
-    # Impossible days (31/02/2019) become NaT here, as unreadable ones do.
-    return pd.to_datetime(components, errors="coerce").astype("datetime64[ns]")
+    # Plain Python per distinct spelling: a few thousand in a national log,
+    # and a tenth of the time of pandas' regex extraction, which costs
+    # milliseconds per call even for the few dates of a reference file.
+    days = [_day_number(key) for key in spelling_key(text)]
+    dates = np.array([0 if day is None else day for day in days], dtype="int64").astype("datetime64[D]")
+    dates = dates.astype("datetime64[ns]")
+    dates[[day is None for day in days]] = np.datetime64("NaT")
+    return pd.Series(dates, index=text.index)
 
 
 def parse_dates(values: pd.Series) -> pd.Series:
