@@ -408,8 +408,13 @@ class Started:
     stdout: Path
     stderr: Path
 
-    def finish(self) -> subprocess.CompletedProcess:
-        self.process.wait(timeout=300)
+    def finish(self, timeout: float = 300) -> subprocess.CompletedProcess:
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()  # a run that hangs fails the test; it must not hold the folders on
+            self.process.wait()
+            raise
         return subprocess.CompletedProcess(self.process.args, self.process.returncode,
                                            self.stdout.read_text(encoding="utf-8"),
                                            self.stderr.read_text(encoding="utf-8"))
@@ -524,7 +529,9 @@ def test_ctrl_c_while_waiting_ends_with_one_line_and_touches_nothing(good, tmp_p
         waiting = start_cli(good=good, logs=tmp_path)
         wait_until(lambda: "waiting" in waiting.stdout.read_text(encoding="utf-8"), "the second run says it waits")
         waiting.process.send_signal(signal.SIGINT)
-        result = waiting.finish()
+        # Inside the lock: a run deaf to Ctrl-C would wait for it for ever. It
+        # has nothing to do but exit, so a minute is ample however loaded.
+        result = waiting.finish(timeout=60)
     assert result.returncode == 130, shown(result)
     assert_one_line_error(result, ("interrupted",))
     assert snapshot(good.processed, good.report) == good.last_good

@@ -51,20 +51,26 @@ def test_a_waiting_run_says_so_once_and_goes_on_when_the_holder_is_done(tmp_path
     report = folder(tmp_path, "report")
     said: list[str] = []
     order: list[str] = []
-    held = threading.Event()
+    held, waiting = threading.Event(), threading.Event()
 
     def holder() -> None:
         with output_lock([report]):
             held.set()
-            time.sleep(0.5)
+            # Until the waiter says it waits, not for a fixed time: on a loaded
+            # machine the waiter may come late, and would then not wait at all.
+            waiting.wait(60)
             order.append("holder done")
+
+    def say(line: str) -> None:
+        said.append(line)
+        waiting.set()
 
     thread = threading.Thread(target=holder)
     thread.start()
-    held.wait(5)
-    with output_lock([report], say=said.append):
+    assert held.wait(60)
+    with output_lock([report], say=say):
         order.append("waiter in")
-    thread.join(5)
+    thread.join(60)
     assert order == ["holder done", "waiter in"]
     assert said == [f"waiting for the run in progress (PID {os.getpid()}) to finish with {report}"]
 
@@ -125,6 +131,37 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+WAIT_WHILE_ANOTHER_THREAD_TAKES_CTRL_C = """
+import signal, sys, threading
+from pathlib import Path
+from mentoring_eval.locking import output_lock
+# Ctrl-C that lands just before the lock wait's system call starts runs
+# Python's handler without interrupting that call. Made certain here: the
+# main thread blocks the signal, so another thread takes it.
+threading.Thread(target=threading.Event().wait, daemon=True).start()
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+try:
+    with output_lock([Path(sys.argv[1])], say=lambda line: print(line, flush=True)):
+        pass
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+def test_ctrl_c_ends_the_wait_even_when_it_does_not_interrupt_the_lock_system_call(tmp_path):
+    processed = folder(tmp_path, "processed")
+    with output_lock([processed], say=lambda line: None):
+        waiter = subprocess.Popen([sys.executable, "-c", WAIT_WHILE_ANOTHER_THREAD_TAKES_CTRL_C, str(processed)],
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            assert waiter.stdout.readline().startswith("waiting for the run in progress")
+            waiter.send_signal(signal.SIGINT)
+            assert waiter.wait(timeout=30) == 130
+        finally:  # a waiter deaf to Ctrl-C fails the test (TimeoutExpired), then goes
+            waiter.kill()
+            waiter.wait()
 
 
 def test_an_unwritable_place_for_the_lock_file_is_a_one_line_input_error(tmp_path):

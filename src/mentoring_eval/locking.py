@@ -33,6 +33,10 @@ from mentoring_eval.errors import InputError
 # poller notices, within about a second; wait this long at most, then stop it.
 ORPHAN_GRACE_SECONDS = 10.0
 
+# How often a waiting run tries the lock again: how late, at most, it notices
+# that the holder is done, or that the user pressed Ctrl-C.
+LOCK_POLL_SECONDS = 0.05
+
 
 class FolderBusy(Exception):
     """Another run holds the folder's lock and the caller chose not to wait."""
@@ -77,7 +81,16 @@ def _lock(folder: Path, descriptor: int, wait: bool, say: Callable[[str], None])
         raise FolderBusy(folder, holder)
     by = f" (PID {holder})" if holder else ""
     say(f"waiting for the run in progress{by} to finish with {folder}")
-    fcntl.flock(descriptor, fcntl.LOCK_EX)
+    # Not one blocking flock: a signal (Ctrl-C) that lands after Python's last
+    # check for signals but before the flock system call starts does not
+    # interrupt it, and the run then waits on, deaf to Ctrl-C, until the holder
+    # is done (seen under load). Each short sleep ends, and Python then acts on
+    # any signal that came meanwhile.
+    while True:
+        time.sleep(LOCK_POLL_SECONDS)
+        with contextlib.suppress(BlockingIOError):
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
 
 
 @contextlib.contextmanager
