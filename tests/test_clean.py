@@ -599,7 +599,8 @@ def test_errors_come_in_the_order_of_a_serial_run(tmp_path, spoil_reference, mes
         run_clean_stage(raw, tmp_path / "processed", AS_OF)
 
 
-def test_a_failure_while_writing_leaves_previous_outputs_untouched(tmp_path, monkeypatch):
+@pytest.mark.parametrize("writer", ["write_json", "write_parquet"])  # parquet: the contacts, in their own thread
+def test_a_failure_while_writing_leaves_previous_outputs_untouched(tmp_path, monkeypatch, writer):
     raw, processed = write_raw(tmp_path / "raw"), tmp_path / "processed"
     run_clean_stage(raw, processed, AS_OF)
     before = folder_bytes(processed)
@@ -608,7 +609,7 @@ def test_a_failure_while_writing_leaves_previous_outputs_untouched(tmp_path, mon
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(clean, "write_json", disk_full)
+    monkeypatch.setattr(clean, writer, disk_full)
     with pytest.raises(OSError):
         run_clean_stage(raw, processed, AS_OF)
     assert folder_bytes(processed) == before

@@ -498,11 +498,15 @@ def run_clean_stage(raw_dir: str | Path, processed_dir: str | Path, as_of: str |
             raise reference_error
         result = clean_log(log, reference_tables["sites"], as_of, log_file)
         file_hashes = hashed.result()
-    with atomic_outputs(processed_dir) as staging:
-        write_parquet(result.contacts, staging / "contacts.parquet")
+    # The contacts (a million rows in a national log) are written in a second
+    # thread, Arrow releasing the GIL, while the small files are written here;
+    # the thread is joined before the outputs are moved into place.
+    with atomic_outputs(processed_dir) as staging, ThreadPoolExecutor(max_workers=1) as writing:
+        contacts_written = writing.submit(write_parquet, result.contacts, staging / "contacts.parquet")
         write_csv(result.quarantine, staging / "quarantine.csv")
         write_json(result.summary, staging / "cleaning_summary.json")
         write_csv(file_hashes, staging / provenance.INPUT_RECORD)
         for name, table in reference_tables.items():
             write_parquet(table, staging / f"{name}.parquet")
+        contacts_written.result()
     return result
