@@ -9,10 +9,9 @@ LAB_VENV  := .venv-lab
 LAB_STAMP := $(LAB_VENV)/.installed
 QUARTO_CLI := quarto-cli==1.10.19
 
-# ruff (lint and format check) runs before the tests when LINT=1. It stays off
-# until the tree has had its one formatting pass (CHANGELOG, issue 13): then
-# set LINT ?= 1 here, and CI (`make test`) keeps the tree clean.
-LINT ?= 0
+# ruff (lint and format check) runs before the tests, so that CI (`make test`)
+# keeps the tree clean; `make test LINT=0` skips it while you iterate.
+LINT ?= 1
 RUFF_PATHS := src tests benchmarks
 
 .PHONY: report test lint lab baselines bench synth clean-outputs

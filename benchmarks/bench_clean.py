@@ -45,8 +45,9 @@ def measure(setup: str, statement: str, repeats: int = 3) -> dict:
     # As `python -m mentoring_eval run` starts its stages: with Arrow's system allocator.
     environment = {**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "system"}
     for _ in range(repeats):
-        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                              env=environment)
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=environment
+        )
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
     fastest = min(runs, key=lambda run: run["seconds"])
     return {**fastest, "all_seconds": [run["seconds"] for run in runs], "peak_mib": max(r["peak_mib"] for r in runs)}
@@ -66,15 +67,21 @@ def main(n_contacts: int) -> None:
         f"result = generate_inputs({n_contacts}, Path({str(raw)!r}))",
         repeats=1,
     )
-    print(f"generated {n_contacts:,} contacts at {N_SITES} sites ({generated['result']:.0f} MiB CSV) "
-          f"in {generated['seconds']:.2f} s -> {raw}", flush=True)
+    print(
+        f"generated {n_contacts:,} contacts at {N_SITES} sites ({generated['result']:.0f} MiB CSV) "
+        f"in {generated['seconds']:.2f} s -> {raw}",
+        flush=True,
+    )
 
     bare = measure(
         "import pyarrow.csv as pacsv",
         f"result = pacsv.read_csv({str(raw / 'mentoring_log.csv')!r}).num_rows",
     )
-    print(f"bare pyarrow.csv.read_csv: {bare['seconds']:.2f} s (best of {_seconds(bare)}), "
-          f"{bare['result']:,} rows, peak {bare['peak_mib']:.0f} MiB", flush=True)
+    print(
+        f"bare pyarrow.csv.read_csv: {bare['seconds']:.2f} s (best of {_seconds(bare)}), "
+        f"{bare['result']:,} rows, peak {bare['peak_mib']:.0f} MiB",
+        flush=True,
+    )
     # The clean stage parses with newlines_in_values=True (notes typed in Excel
     # may hold line breaks); this is the bare parse with that one option.
     bare_newlines = measure(
@@ -82,25 +89,34 @@ def main(n_contacts: int) -> None:
         f"result = pacsv.read_csv({str(raw / 'mentoring_log.csv')!r}, "
         "parse_options=pacsv.ParseOptions(newlines_in_values=True)).num_rows",
     )
-    print(f"bare pyarrow.csv.read_csv, newlines_in_values=True: {bare_newlines['seconds']:.2f} s "
-          f"(best of {_seconds(bare_newlines)}), peak {bare_newlines['peak_mib']:.0f} MiB", flush=True)
+    print(
+        f"bare pyarrow.csv.read_csv, newlines_in_values=True: {bare_newlines['seconds']:.2f} s "
+        f"(best of {_seconds(bare_newlines)}), peak {bare_newlines['peak_mib']:.0f} MiB",
+        flush=True,
+    )
 
     clean = measure(
         "from mentoring_eval.clean import run_clean_stage",
         f"result = run_clean_stage({str(raw)!r}, {str(processed)!r}, '2020-04-01').summary",
     )
     summary = clean["result"]
-    print(f"clean stage (run_clean_stage, outputs written): {clean['seconds']:.2f} s "
-          f"(best of {_seconds(clean)}), peak {clean['peak_mib']:.0f} MiB; "
-          f"rows_read {summary['rows_read']:,}, clean {summary['rows_clean']:,}, "
-          f"quarantined {summary['rows_quarantined']:,}, duplicates {summary['duplicates_removed']:,}, "
-          f"contacts {summary['contacts']:,}", flush=True)
+    print(
+        f"clean stage (run_clean_stage, outputs written): {clean['seconds']:.2f} s "
+        f"(best of {_seconds(clean)}), peak {clean['peak_mib']:.0f} MiB; "
+        f"rows_read {summary['rows_read']:,}, clean {summary['rows_clean']:,}, "
+        f"quarantined {summary['rows_quarantined']:,}, duplicates {summary['duplicates_removed']:,}, "
+        f"contacts {summary['contacts']:,}",
+        flush=True,
+    )
 
     ratio = clean["seconds"] / bare["seconds"]
-    print(f"ratio clean / bare parse: {ratio:.2f} (aim <= {TARGET_RATIO:g}; "
-          f"{clean['seconds'] / bare_newlines['seconds']:.2f} against the newline-safe parse); "
-          f"clean stage peak memory {clean['peak_mib']:.0f} MiB (aim < {TARGET_PEAK_MIB} MiB; "
-          "ru_maxrss of a fresh subprocess per measurement, imports excluded from the times)", flush=True)
+    print(
+        f"ratio clean / bare parse: {ratio:.2f} (aim <= {TARGET_RATIO:g}; "
+        f"{clean['seconds'] / bare_newlines['seconds']:.2f} against the newline-safe parse); "
+        f"clean stage peak memory {clean['peak_mib']:.0f} MiB (aim < {TARGET_PEAK_MIB} MiB; "
+        "ru_maxrss of a fresh subprocess per measurement, imports excluded from the times)",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

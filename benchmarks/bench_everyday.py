@@ -73,8 +73,13 @@ def kernel_seconds(notebook: Path) -> float:
     import papermill
 
     started = time.perf_counter()
-    papermill.execute_notebook(str(notebook), str(notebook.with_name("executed.ipynb")), progress_bar=False,
-                               log_output=False, cwd=str(notebook.parent))
+    papermill.execute_notebook(
+        str(notebook),
+        str(notebook.with_name("executed.ipynb")),
+        progress_bar=False,
+        log_output=False,
+        cwd=str(notebook.parent),
+    )
     return time.perf_counter() - started
 
 
@@ -85,8 +90,18 @@ def run_command(raw: Path | None, case: Path, *, force: bool, fresh: bool) -> di
     if fresh:
         for folder in (processed, report):
             shutil.rmtree(folder, ignore_errors=True)
-    command = [sys.executable, "-m", "mentoring_eval", "run", "--renderer", "none",
-               "--processed", str(processed), "--report", str(report)]
+    command = [
+        sys.executable,
+        "-m",
+        "mentoring_eval",
+        "run",
+        "--renderer",
+        "none",
+        "--processed",
+        str(processed),
+        "--report",
+        str(report),
+    ]
     command += ["--raw", str(raw)] if raw else []
     command += ["--force"] if force else []
     started = time.perf_counter()
@@ -108,15 +123,23 @@ def stage_work(raw: Path, case: Path) -> dict[str, float]:
     for folder in (processed, report):
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-    done = subprocess.run([sys.executable, "-c", STAGE_WORK, str(raw), str(processed), str(report)],
-                          capture_output=True, text=True, check=True, cwd=PROJECT)
+    done = subprocess.run(
+        [sys.executable, "-c", STAGE_WORK, str(raw), str(processed), str(report)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=PROJECT,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def fastest(runs: list[dict]) -> dict:
     """The fastest run's wall time, and each stage's fastest time over all runs."""
-    return {"seconds": min(run["seconds"] for run in runs), "all": [round(run["seconds"], 2) for run in runs],
-            "stages": {stage: min(run["stages"][stage] for run in runs) for stage in runs[0]["stages"]}}
+    return {
+        "seconds": min(run["seconds"] for run in runs),
+        "all": [round(run["seconds"], 2) for run in runs],
+        "stages": {stage: min(run["stages"][stage] for run in runs) for stage in runs[0]["stages"]},
+    }
 
 
 def verdict(value: float, aim: float) -> str:
@@ -136,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     import papermill  # noqa: F401  (F is measured with papermill already imported, as the runner has it)
+
     say(f"papermill imported in {time.perf_counter() - started:.2f} s")
     say(f"generating a {args.national_contacts:,}-contact log at 200 sites ...")
     generate(args.national_contacts, national_raw)
@@ -146,8 +170,10 @@ def main(argv: list[str] | None = None) -> int:
         f_runs.append(kernel_seconds(notebook))
         forced.append(run_command(None, out / "bundled", force=True, fresh=repeat == 1))
         national.append(run_command(national_raw, out / "national", force=True, fresh=repeat == 1))
-        say(f"round {repeat}: F {f_runs[-1]:.2f} s, forced run {forced[-1]['seconds']:.2f} s, "
-            f"200 sites {national[-1]['seconds']:.2f} s")
+        say(
+            f"round {repeat}: F {f_runs[-1]:.2f} s, forced run {forced[-1]['seconds']:.2f} s, "
+            f"200 sites {national[-1]['seconds']:.2f} s"
+        )
     rerun = fastest([run_command(None, out / "bundled", force=False, fresh=False) for _ in range(args.repeats)])
     work = [stage_work(bundled_raw, out / "bundled") for _ in range(args.repeats)]
     national_work = [stage_work(national_raw, out / "national") for _ in range(args.repeats)]
@@ -163,21 +189,39 @@ def main(argv: list[str] | None = None) -> int:
     say("| stage | bundled (16 sites) | × F | work in the kernel | 200 sites | work in the kernel |")
     say("|---|---:|---:|---:|---:|---:|")
     for stage, seconds in forced["stages"].items():
-        say(f"| {stage} | {seconds:.2f} s | {seconds / f:.2f} | {work.get(stage, 0):.2f} s "
-            f"| {national['stages'][stage]:.2f} s | {national_work.get(stage, 0):.2f} s |")
-    say(f"| **whole command** | **{forced['seconds']:.2f} s** | **{forced['seconds'] / f:.2f}** | "
-        f"{sum(work.values()):.2f} s | {national['seconds']:.2f} s | {sum(national_work.values()):.2f} s |")
+        say(
+            f"| {stage} | {seconds:.2f} s | {seconds / f:.2f} | {work.get(stage, 0):.2f} s "
+            f"| {national['stages'][stage]:.2f} s | {national_work.get(stage, 0):.2f} s |"
+        )
+    say(
+        f"| **whole command** | **{forced['seconds']:.2f} s** | **{forced['seconds'] / f:.2f}** | "
+        f"{sum(work.values()):.2f} s | {national['seconds']:.2f} s | {sum(national_work.values()):.2f} s |"
+    )
     say("")
-    say(f"forced run, bundled records:   {forced['seconds']:.2f} s = {forced['seconds'] / f:.2f} F "
-        f"(aim ≤ {AIM_FORCED_F:g} F: {verdict(forced['seconds'] / f, AIM_FORCED_F)}); runs {forced['all']}")
-    say(f"no-change rerun:               {rerun['seconds']:.2f} s "
-        f"(aim ≤ {AIM_RERUN_SECONDS} s: {verdict(rerun['seconds'], AIM_RERUN_SECONDS)}); runs {rerun['all']}")
-    say(f"figures stage, 200 / 16 sites: {national['stages']['figures']:.2f} / {forced['stages']['figures']:.2f} s "
+    say(
+        f"forced run, bundled records:   {forced['seconds']:.2f} s = {forced['seconds'] / f:.2f} F "
+        f"(aim ≤ {AIM_FORCED_F:g} F: {verdict(forced['seconds'] / f, AIM_FORCED_F)}); runs {forced['all']}"
+    )
+    say(
+        f"no-change rerun:               {rerun['seconds']:.2f} s "
+        f"(aim ≤ {AIM_RERUN_SECONDS} s: {verdict(rerun['seconds'], AIM_RERUN_SECONDS)}); runs {rerun['all']}"
+    )
+    say(
+        f"figures stage, 200 / 16 sites: {national['stages']['figures']:.2f} / {forced['stages']['figures']:.2f} s "
         f"= {figures_ratio:.2f} (aim ≤ {AIM_NATIONAL_FIGURES}: {verdict(figures_ratio, AIM_NATIONAL_FIGURES)}); "
-        f"in-kernel work {national_work['figures']:.2f} / {work['figures']:.2f} s")
-    results = {"F": f, "F_runs": f_runs, "forced": forced, "rerun": rerun, "national": national,
-               "work": work, "national_work": national_work, "figures_ratio": figures_ratio,
-               "national_contacts": args.national_contacts}
+        f"in-kernel work {national_work['figures']:.2f} / {work['figures']:.2f} s"
+    )
+    results = {
+        "F": f,
+        "F_runs": f_runs,
+        "forced": forced,
+        "rerun": rerun,
+        "national": national,
+        "work": work,
+        "national_work": national_work,
+        "figures_ratio": figures_ratio,
+        "national_contacts": args.national_contacts,
+    }
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0
 

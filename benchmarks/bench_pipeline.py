@@ -171,8 +171,12 @@ def generate(n_contacts: int, raw: Path) -> dict:
 def bare_parse(log: Path, repeats: int = 3) -> dict:
     """``pyarrow.csv.read_csv`` of ``log``: the best of ``repeats`` fresh processes."""
     runs = [_json_of([sys.executable, "-c", BARE_PARSE, str(log)]) for _ in range(repeats)]
-    return {"seconds": min(r["seconds"] for r in runs), "all": [r["seconds"] for r in runs],
-            "cpu_seconds": min(r["cpu_seconds"] for r in runs), "rows": runs[0]["rows"]}
+    return {
+        "seconds": min(r["seconds"] for r in runs),
+        "all": [r["seconds"] for r in runs],
+        "cpu_seconds": min(r["cpu_seconds"] for r in runs),
+        "rows": runs[0]["rows"],
+    }
 
 
 def run_pipeline(case: Path, label: str, fresh: bool) -> dict:
@@ -182,15 +186,30 @@ def run_pipeline(case: Path, label: str, fresh: bool) -> dict:
     if fresh:
         for folder in (processed, report):
             shutil.rmtree(folder, ignore_errors=True)
-    command = [sys.executable, "-m", "mentoring_eval", "run", "--raw", str(case / "raw"),
-               "--processed", str(processed), "--report", str(report), "--renderer", "nbconvert"]
+    command = [
+        sys.executable,
+        "-m",
+        "mentoring_eval",
+        "run",
+        "--raw",
+        str(case / "raw"),
+        "--processed",
+        str(processed),
+        "--report",
+        str(report),
+        "--renderer",
+        "nbconvert",
+    ]
     stdout, stderr = case / f"{label}.stdout.txt", case / f"{label}.stderr.txt"
     load = os.getloadavg()[0]  # other work on the machine inflates the times: shown beside them
-    measured = _json_of([sys.executable, "-c", WRAPPER,
-                         json.dumps([command, str(PROJECT), str(stdout), str(stderr), SAMPLE_SECONDS])])
+    measured = _json_of(
+        [sys.executable, "-c", WRAPPER, json.dumps([command, str(PROJECT), str(stdout), str(stderr), SAMPLE_SECONDS])]
+    )
     if measured["returncode"] != 0:
-        raise SystemExit(f"the pipeline failed ({label}, exit {measured['returncode']}):\n"
-                         f"{stderr.read_text(encoding='utf-8', errors='replace')[-3000:]}")
+        raise SystemExit(
+            f"the pipeline failed ({label}, exit {measured['returncode']}):\n"
+            f"{stderr.read_text(encoding='utf-8', errors='replace')[-3000:]}"
+        )
     stages = {}
     for line in stdout.read_text(encoding="utf-8").splitlines():
         match = STAGE_LINE.match(line) or RENDER_LINE.match(line)
@@ -198,7 +217,12 @@ def run_pipeline(case: Path, label: str, fresh: bool) -> dict:
             name = match.groupdict().get("stage") or "render"
             stages[name.strip()] = float(match["seconds"]) if match["seconds"] else 0.0
     html = report / "report.html"
-    return {**measured, "stages": stages, "load": load, "report_mib": html.stat().st_size / 2**20 if html.exists() else None}
+    return {
+        **measured,
+        "stages": stages,
+        "load": load,
+        "report_mib": html.stat().st_size / 2**20 if html.exists() else None,
+    }
 
 
 def stage_work(case: Path, repeats: int) -> dict[str, float]:
@@ -218,10 +242,14 @@ def stage_work(case: Path, repeats: int) -> dict[str, float]:
 def summarise(runs: list[dict]) -> dict:
     """The fastest of ``runs`` (times, CPU), with the largest memory peaks of them all."""
     best = min(runs, key=lambda run: run["seconds"])
-    return {**best, "all": [run["seconds"] for run in runs], "loads": [run["load"] for run in runs],
-            "cpu_seconds": min(run["cpu_seconds"] for run in runs),
-            "tree_peak_mib": max(run["tree_peak_mib"] for run in runs),
-            "largest_process_mib": max(run["largest_process_mib"] for run in runs)}
+    return {
+        **best,
+        "all": [run["seconds"] for run in runs],
+        "loads": [run["load"] for run in runs],
+        "cpu_seconds": min(run["cpu_seconds"] for run in runs),
+        "tree_peak_mib": max(run["tree_peak_mib"] for run in runs),
+        "largest_process_mib": max(run["largest_process_mib"] for run in runs),
+    }
 
 
 def interleaved(baseline: Path, case: Path, repeats: int) -> tuple[dict, dict]:
@@ -251,89 +279,145 @@ def _runs(run: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("sizes", nargs="*", type=int, default=list(DEFAULT_SIZES), metavar="SIZE",
-                        help="contacts in the generated logs (default: 10000 100000 1000000)")
-    parser.add_argument("--baseline-contacts", type=int, default=10_000, metavar="N",
-                        help="contacts in the baseline log whose time is subtracted (default: 10000)")
-    parser.add_argument("--repeats", type=int, default=5, metavar="R",
-                        help="runs of each measurement, the fastest counted (default: 5)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
-                        help=f"where inputs and outputs go (default: {DEFAULT_OUT.relative_to(PROJECT)})")
+    parser.add_argument(
+        "sizes",
+        nargs="*",
+        type=int,
+        default=list(DEFAULT_SIZES),
+        metavar="SIZE",
+        help="contacts in the generated logs (default: 10000 100000 1000000)",
+    )
+    parser.add_argument(
+        "--baseline-contacts",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="contacts in the baseline log whose time is subtracted (default: 10000)",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=5, metavar="R", help="runs of each measurement, the fastest counted (default: 5)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        metavar="DIR",
+        help=f"where inputs and outputs go (default: {DEFAULT_OUT.relative_to(PROJECT)})",
+    )
     args = parser.parse_args(argv)
     out = args.out.resolve()
-    say(f"pipeline benchmark: {N_SITES} sites, {', '.join(f'{n:,}' for n in args.sizes)} contacts, "
+    say(
+        f"pipeline benchmark: {N_SITES} sites, {', '.join(f'{n:,}' for n in args.sizes)} contacts, "
         f"best of {args.repeats} runs, into {out}; memory: psutil-sampled sum of RSS over the process tree "
-        f"every {SAMPLE_SECONDS * 1000:.0f} ms, and ru_maxrss (RUSAGE_CHILDREN) of the largest process")
+        f"every {SAMPLE_SECONDS * 1000:.0f} ms, and ru_maxrss (RUSAGE_CHILDREN) of the largest process"
+    )
 
     baseline_n = args.baseline_contacts
     baseline_case = out / f"n{baseline_n}"
     made = generate(baseline_n, baseline_case / "raw")
-    say(f"[baseline] generated {baseline_n:,} contacts at {N_SITES} sites in {made['seconds']:.1f} s; "
-        "its runs alternate with each larger size's")
+    say(
+        f"[baseline] generated {baseline_n:,} contacts at {N_SITES} sites in {made['seconds']:.1f} s; "
+        "its runs alternate with each larger size's"
+    )
     # The first run after a while is seconds slower (files and caches still cold): not counted.
     warm_up = run_pipeline(baseline_case, "warm-up", fresh=True)
     say(f"[baseline] warm-up run, not counted: {warm_up['seconds']:.1f} s")
-    baseline_alone = None  # the baseline's own runs, when it is not one of the sizes
     rows = []
     for n in args.sizes:
         case = out / f"n{n}"
         made = generate(n, case / "raw")
         say(f"[{n:,}] generated a {made['mib']:.1f} MiB log and the reference files in {made['seconds']:.1f} s")
         bare = bare_parse(case / "raw" / "mentoring_log.csv")
-        say(f"[{n:,}] bare pyarrow.csv.read_csv: {bare['seconds']:.3f} s "
+        say(
+            f"[{n:,}] bare pyarrow.csv.read_csv: {bare['seconds']:.3f} s "
             f"(best of {', '.join(f'{s:.3f}' for s in bare['all'])}; CPU {bare['cpu_seconds']:.3f} s), "
-            f"{bare['rows']:,} rows")
+            f"{bare['rows']:,} rows"
+        )
         if n > baseline_n:
             baseline, run = interleaved(baseline_case, case, args.repeats)
-            say(f"[{n:,}] baseline ({baseline_n:,} contacts): {baseline['seconds']:.1f} s "
-                f"({_runs(baseline)}), tree peak {baseline['tree_peak_mib']:.0f} MiB")
+            say(
+                f"[{n:,}] baseline ({baseline_n:,} contacts): {baseline['seconds']:.1f} s "
+                f"({_runs(baseline)}), tree peak {baseline['tree_peak_mib']:.0f} MiB"
+            )
         else:  # the baseline itself, or smaller: nothing to subtract
             run = summarise([run_pipeline(case, f"run{i}", fresh=True) for i in range(1, args.repeats + 1)])
             baseline = None
-        say(f"[{n:,}] pipeline: {run['seconds']:.1f} s ({_runs(run)}), tree peak {run['tree_peak_mib']:.0f} MiB, "
-            f"largest process {run['largest_process_mib']:.0f} MiB, report.html {run['report_mib']:.2f} MiB")
+        say(
+            f"[{n:,}] pipeline: {run['seconds']:.1f} s ({_runs(run)}), tree peak {run['tree_peak_mib']:.0f} MiB, "
+            f"largest process {run['largest_process_mib']:.0f} MiB, report.html {run['report_mib']:.2f} MiB"
+        )
         rerun = summarise([run_pipeline(case, f"rerun{i}", fresh=False) for i in range(1, args.repeats + 1)])
-        say(f"[{n:,}] no-change rerun: {rerun['seconds']:.2f} s (best of "
-            f"{', '.join(f'{s:.2f}' for s in rerun['all'])}), tree peak {rerun['tree_peak_mib']:.0f} MiB")
+        say(
+            f"[{n:,}] no-change rerun: {rerun['seconds']:.2f} s (best of "
+            f"{', '.join(f'{s:.2f}' for s in rerun['all'])}), tree peak {rerun['tree_peak_mib']:.0f} MiB"
+        )
         if n > baseline_n:
             work = {"baseline": stage_work(baseline_case, args.repeats), "size": stage_work(case, args.repeats)}
-            work["data"] = {stage: slope_scaled(work["size"][stage], work["baseline"][stage], n, baseline_n)
-                            for stage in work["size"]}
-            say(f"[{n:,}] work inside the kernels, fastest of {args.repeats}: " + ", ".join(
-                f"{stage} {work['size'][stage]:.2f} s (baseline {work['baseline'][stage]:.2f} s)"
-                for stage in work["size"]))
+            work["data"] = {
+                stage: slope_scaled(work["size"][stage], work["baseline"][stage], n, baseline_n)
+                for stage in work["size"]
+            }
+            say(
+                f"[{n:,}] work inside the kernels, fastest of {args.repeats}: "
+                + ", ".join(
+                    f"{stage} {work['size'][stage]:.2f} s (baseline {work['baseline'][stage]:.2f} s)"
+                    for stage in work["size"]
+                )
+            )
         else:
             work = None
-        row = {"n": n, "log_mib": made["mib"], "bare": bare["seconds"], "baseline": baseline, "work": work,
-               "total": run["seconds"], "tree": run["tree_peak_mib"], "largest": run["largest_process_mib"],
-               "html": run["report_mib"], "rerun": rerun["seconds"], "stages": run["stages"]}
+        row = {
+            "n": n,
+            "log_mib": made["mib"],
+            "bare": bare["seconds"],
+            "baseline": baseline,
+            "work": work,
+            "total": run["seconds"],
+            "tree": run["tree_peak_mib"],
+            "largest": run["largest_process_mib"],
+            "html": run["report_mib"],
+            "rerun": rerun["seconds"],
+            "stages": run["stages"],
+        }
         if baseline:
             data_seconds = slope_scaled(run["seconds"], baseline["seconds"], n, baseline_n)
             data_cpu = slope_scaled(run["cpu_seconds"], baseline["cpu_seconds"], n, baseline_n)
-            row |= {"data": data_seconds, "ratio": data_seconds / bare["seconds"], "data_cpu": data_cpu,
-                    "cpu_ratio": data_cpu / bare["cpu_seconds"],
-                    "noise": max(baseline["all"]) - min(baseline["all"])}
+            row |= {
+                "data": data_seconds,
+                "ratio": data_seconds / bare["seconds"],
+                "data_cpu": data_cpu,
+                "cpu_ratio": data_cpu / bare["cpu_seconds"],
+                "noise": max(baseline["all"]) - min(baseline["all"]),
+            }
         rows.append(row)
 
     say("")
-    say(f"base s: the same command on {baseline_n:,} contacts at {N_SITES} sites, run alternately with each "
+    say(
+        f"base s: the same command on {baseline_n:,} contacts at {N_SITES} sites, run alternately with each "
         "larger size; data s: the time that grows with the log, (total s - base s) * contacts / (contacts - "
         f"{baseline_n:,}); ratio = data s / bare s (aim <= {TARGET_RATIO:g}); noise s: the spread of the "
         "baseline's runs; data CPU s and CPU ratio: the same with the CPU seconds of every process; "
-        f"tree MiB: peak of the whole process tree (aim < {TARGET_PEAK_MIB})")
-    header = (f"{'contacts':>10} {'log MiB':>8} {'bare s':>7} {'total s':>8} {'base s':>7} {'data s':>7} "
-              f"{'ratio':>6} {'noise s':>8} {'data CPU s':>10} {'CPU ratio':>9} {'tree MiB':>9} {'largest MiB':>11} "
-              f"{'html MiB':>9} {'rerun s':>8}")
+        f"tree MiB: peak of the whole process tree (aim < {TARGET_PEAK_MIB})"
+    )
+    header = (
+        f"{'contacts':>10} {'log MiB':>8} {'bare s':>7} {'total s':>8} {'base s':>7} {'data s':>7} "
+        f"{'ratio':>6} {'noise s':>8} {'data CPU s':>10} {'CPU ratio':>9} {'tree MiB':>9} {'largest MiB':>11} "
+        f"{'html MiB':>9} {'rerun s':>8}"
+    )
     say(header)
     say("-" * len(header))
     for r in rows:
         if r["baseline"]:
-            measured = (f"{r['baseline']['seconds']:>7.1f} {r['data']:>7.2f} {r['ratio']:>6.1f} {r['noise']:>8.1f} "
-                        f"{r['data_cpu']:>10.2f} {r['cpu_ratio']:>9.1f}")
+            measured = (
+                f"{r['baseline']['seconds']:>7.1f} {r['data']:>7.2f} {r['ratio']:>6.1f} {r['noise']:>8.1f} "
+                f"{r['data_cpu']:>10.2f} {r['cpu_ratio']:>9.1f}"
+            )
         else:
             measured = f"{'-':>7} {'-':>7} {'-':>6} {'-':>8} {'-':>10} {'-':>9}"
-        say(f"{r['n']:>10,} {r['log_mib']:>8.1f} {r['bare']:>7.3f} {r['total']:>8.1f} {measured} "
-            f"{r['tree']:>9,.0f} {r['largest']:>11,.0f} {r['html']:>9.2f} {r['rerun']:>8.2f}")
+        say(
+            f"{r['n']:>10,} {r['log_mib']:>8.1f} {r['bare']:>7.3f} {r['total']:>8.1f} {measured} "
+            f"{r['tree']:>9,.0f} {r['largest']:>11,.0f} {r['html']:>9.2f} {r['rerun']:>8.2f}"
+        )
     stage_names = list(rows[0]["stages"]) if rows else []
     say("")
     say("seconds per stage, as the command prints them (the fastest run; each size after its baseline):")
@@ -345,16 +429,21 @@ def main(argv: list[str] | None = None) -> int:
 
     if any(r["work"] for r in rows):
         say("")
-        say("data-dependent seconds of the work inside the kernels (the stage functions the notebooks call, in one "
+        say(
+            "data-dependent seconds of the work inside the kernels (the stage functions the notebooks call, in one "
             "process; slope-scaled from the baseline as above): steadier than the end-to-end difference, and "
-            "without the little the runner, papermill and nbconvert add per contact")
+            "without the little the runner, papermill and nbconvert add per contact"
+        )
         work_stages = list(next(r["work"] for r in rows if r["work"])["data"])
         say(f"{'contacts':>10} " + " ".join(f"{name:>13}" for name in work_stages) + f" {'total':>8} {'ratio':>6}")
         for r in rows:
             if r["work"]:
                 total = sum(r["work"]["data"].values())
-                say(f"{r['n']:>10,} " + " ".join(f"{r['work']['data'][name]:>13.2f}" for name in work_stages)
-                    + f" {total:>8.2f} {total / r['bare']:>6.1f}")
+                say(
+                    f"{r['n']:>10,} "
+                    + " ".join(f"{r['work']['data'][name]:>13.2f}" for name in work_stages)
+                    + f" {total:>8.2f} {total / r['bare']:>6.1f}"
+                )
 
     # Below a million contacts the bare parse takes milliseconds, far less than the
     # run-to-run noise of a ~20 s run: the time ratio is judged at the largest size.
@@ -365,12 +454,16 @@ def main(argv: list[str] | None = None) -> int:
         if largest["ratio"] > TARGET_RATIO:
             missed.append(f"{largest['n']:,} contacts: ratio {largest['ratio']:.1f}")
         say("")
-        say(f"the budget at {largest['n']:,} contacts is {TARGET_RATIO * largest['bare']:.2f} s of data-dependent "
-            f"time; the baseline's runs spread over {largest['noise']:.1f} s")
+        say(
+            f"the budget at {largest['n']:,} contacts is {TARGET_RATIO * largest['bare']:.2f} s of data-dependent "
+            f"time; the baseline's runs spread over {largest['noise']:.1f} s"
+        )
     else:
         missed.append(f"no size above the baseline's {baseline_n:,} contacts: the time ratio was not measured")
-    say(f"aims (at the largest size, data-dependent time <= {TARGET_RATIO:g}x the bare parse; at every size, "
-        f"tree peak < {TARGET_PEAK_MIB} MiB): " + ("met" if not missed else "MISSED: " + "; ".join(missed)))
+    say(
+        f"aims (at the largest size, data-dependent time <= {TARGET_RATIO:g}x the bare parse; at every size, "
+        f"tree peak < {TARGET_PEAK_MIB} MiB): " + ("met" if not missed else "MISSED: " + "; ".join(missed))
+    )
     return 0 if not missed else 1
 
 

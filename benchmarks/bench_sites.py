@@ -61,8 +61,20 @@ def papermill_floor(folder: Path, repeats: int = 3) -> float:
 
 
 def command(case: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "mentoring_eval", *extra, "--raw", str(case / "raw"),
-            "--processed", str(case / "processed"), "--report", str(case / "report"), "--renderer", "nbconvert"]
+    return [
+        sys.executable,
+        "-m",
+        "mentoring_eval",
+        *extra,
+        "--raw",
+        str(case / "raw"),
+        "--processed",
+        str(case / "processed"),
+        "--report",
+        str(case / "report"),
+        "--renderer",
+        "nbconvert",
+    ]
 
 
 def run(arguments: list[str]) -> tuple[float, str]:
@@ -105,23 +117,29 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copytree(PROJECT / "data" / "raw", bundled / "raw")
         result = time_site_pages(bundled, args.repeats)
         ratio = result["seconds"] / floor
-        say(f"16 bundled sites, executed and rendered (nbconvert): {result['seconds']:.1f} s = {ratio:.1f} F "
+        say(
+            f"16 bundled sites, executed and rendered (nbconvert): {result['seconds']:.1f} s = {ratio:.1f} F "
             f"(aim <= {AIM_BUNDLED:g} F: {'met' if ratio <= AIM_BUNDLED else 'NOT met'}); "
             f"runs {', '.join(f'{s:.1f}' for s in result['all'])} s; {result['pages']} pages; "
-            f"rerun with nothing changed {result['rerun']:.1f} s")
+            f"rerun with nothing changed {result['rerun']:.1f} s"
+        )
 
         scale = scratch / "scale"
         mib = generate_inputs(args.contacts, scale / "raw")
         result = time_site_pages(scale, max(1, args.repeats - 2))
         ratio = result["seconds"] / floor
-        say(f"{N_SITES} sites ({args.contacts:,} contacts, {mib:.0f} MiB log), executed and rendered (nbconvert): "
+        say(
+            f"{N_SITES} sites ({args.contacts:,} contacts, {mib:.0f} MiB log), executed and rendered (nbconvert): "
             f"{result['seconds']:.1f} s = {ratio:.1f} F (aim <= {AIM_SCALE:g} F: "
             f"{'met' if ratio <= AIM_SCALE else 'NOT met'}); {result['pages']} pages, "
             f"{result['seconds'] / max(result['pages'], 1):.2f} s a page; "
-            f"rerun with nothing changed {result['rerun']:.1f} s")
+            f"rerun with nothing changed {result['rerun']:.1f} s"
+        )
         floor_after = papermill_floor(scratch)
-        say(f"F again after the runs: {floor_after:.2f} s (the machine's load moved it by "
-            f"{100 * (floor_after - floor) / floor:+.0f}%)")
+        say(
+            f"F again after the runs: {floor_after:.2f} s (the machine's load moved it by "
+            f"{100 * (floor_after - floor) / floor:+.0f}%)"
+        )
     return 0
 
 

@@ -24,11 +24,32 @@ SEED = 20180301
 
 DATE_SPELLINGS = ("%Y-%m-%d", "%d/%m/%Y", "%d/%m/%y", "%d %b %Y")
 MODE_SPELLINGS = (
-    "phone", "Telephone", "tel", "teleconference", "teams", "MS Teams",
-    "microsoft  teams", "Video", "email", "E-mail", "sms", "text", " Phone ",
+    "phone",
+    "Telephone",
+    "tel",
+    "teleconference",
+    "teams",
+    "MS Teams",
+    "microsoft  teams",
+    "Video",
+    "email",
+    "E-mail",
+    "sms",
+    "text",
+    " Phone ",
 )
 MINUTES_SPELLINGS = (
-    "60", "60 min", "45 mins", "1h", "1 hr", "1h30", "1:30", "1.5h", "30", "15 mins", "90",
+    "60",
+    "60 min",
+    "45 mins",
+    "1h",
+    "1 hr",
+    "1h30",
+    "1:30",
+    "1.5h",
+    "30",
+    "15 mins",
+    "90",
 )
 KIND_SPELLINGS = ("", "planned", "planned", "additional", "ad hoc", "Ad-hoc", "adhoc")
 MENTOR_SPELLINGS = ("M1", "M2", "M3", "M4", "M5", "M6", "m2", " M4 ")
@@ -144,10 +165,12 @@ def write_reference_files(folder: Path, rng: np.random.Generator) -> None:
     ).to_csv(folder / "participants.csv", index=False, lineterminator="\n")
     ot_site = np.repeat(sites, 3)
     ot_ids = np.array([f"OT{site:03d}-{k}" for site in sites for k in (1, 2, 3)])
-    ots = pd.DataFrame({"ot_id": ot_ids, "site": ot_site, "started_on": opened[ot_site - 1],
-                        "left_on": pd.NaT, "leave_reason": ""})
-    competency = pd.DataFrame({"ot_id": ot_ids, "assessed_on": opened[ot_site - 1],
-                               "score": rng.integers(40, 101, len(ot_ids))})
+    ots = pd.DataFrame(
+        {"ot_id": ot_ids, "site": ot_site, "started_on": opened[ot_site - 1], "left_on": pd.NaT, "leave_reason": ""}
+    )
+    competency = pd.DataFrame(
+        {"ot_id": ot_ids, "assessed_on": opened[ot_site - 1], "score": rng.integers(40, 101, len(ot_ids))}
+    )
     # Turnover: the third OT of a quarter of the sites leaves, half of them replaced
     # by a fourth OT (drawn after everything above, which stays as it was).
     leaving = np.flatnonzero(rng.random(N_SITES) < 0.25)
@@ -157,12 +180,26 @@ def write_reference_files(folder: Path, rng: np.random.Generator) -> None:
     ots.loc[leaver_rows, "left_on"] = left_on
     ots.loc[leaver_rows, "leave_reason"] = reasons
     replaced = leaving[rng.random(len(leaving)) < 0.5]
-    joiner_start = (ots.loc[3 * replaced + 2, "left_on"].to_numpy()
-                    + pd.to_timedelta(rng.integers(-30, 60, len(replaced)), unit="D").to_numpy())
-    joiners = pd.DataFrame({"ot_id": [f"OT{site:03d}-4" for site in sites[replaced]], "site": sites[replaced],
-                            "started_on": joiner_start, "left_on": pd.NaT, "leave_reason": ""})
-    joiner_scores = pd.DataFrame({"ot_id": joiners["ot_id"], "assessed_on": joiners["started_on"]
-                                  + pd.Timedelta(days=14), "score": rng.integers(40, 101, len(joiners))})
+    joiner_start = (
+        ots.loc[3 * replaced + 2, "left_on"].to_numpy()
+        + pd.to_timedelta(rng.integers(-30, 60, len(replaced)), unit="D").to_numpy()
+    )
+    joiners = pd.DataFrame(
+        {
+            "ot_id": [f"OT{site:03d}-4" for site in sites[replaced]],
+            "site": sites[replaced],
+            "started_on": joiner_start,
+            "left_on": pd.NaT,
+            "leave_reason": "",
+        }
+    )
+    joiner_scores = pd.DataFrame(
+        {
+            "ot_id": joiners["ot_id"],
+            "assessed_on": joiners["started_on"] + pd.Timedelta(days=14),
+            "score": rng.integers(40, 101, len(joiners)),
+        }
+    )
     ots = pd.concat([ots, joiners], ignore_index=True).sort_values("ot_id", ignore_index=True)
     ots["started_on"] = ots["started_on"].dt.strftime("%Y-%m-%d")
     ots["left_on"] = ots["left_on"].dt.strftime("%Y-%m-%d").fillna("")

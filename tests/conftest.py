@@ -42,6 +42,10 @@ def bundled_run(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
     cut-off, rendered by nbconvert, into session folders. Read-only."""
     folder, made = shared_run(tmp_path_factory, "bundled-run", make_bundled_run)
     runs, files = made["runs"], made["files"]
-    return PipelineRun(BUNDLED_RAW, folder / "processed", folder / "report",
-                       *(completed(runs[label]) for label in ("first", "unchanged", "forced")),
-                       *(files[label] for label in ("first", "unchanged", "forced")))
+    return PipelineRun(
+        BUNDLED_RAW,
+        folder / "processed",
+        folder / "report",
+        *(completed(runs[label]) for label in ("first", "unchanged", "forced")),
+        *(files[label] for label in ("first", "unchanged", "forced")),
+    )

@@ -29,32 +29,58 @@ BUNDLED_RAW = ROOT / "data" / "raw"
 Snapshot = dict[str, bytes]  # "processed/..." or "report/..." -> the file's bytes
 
 
-def run_cli(*args: str, processed: Path, report: Path, raw: Path | None = None, renderer: str = "nbconvert",
-            env: dict[str, str] | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str,
+    processed: Path,
+    report: Path,
+    raw: Path | None = None,
+    renderer: str = "nbconvert",
+    env: dict[str, str] | None = None,
+    timeout: int = 600,
+) -> subprocess.CompletedProcess:
     """``python -m mentoring_eval run`` as a user types it, from the project
     folder. The output folders are required, so no test writes into the
     project's own."""
-    command = [sys.executable, "-m", "mentoring_eval", "run", "--processed", str(processed),
-               "--report", str(report), "--renderer", renderer, *args]
+    command = [
+        sys.executable,
+        "-m",
+        "mentoring_eval",
+        "run",
+        "--processed",
+        str(processed),
+        "--report",
+        str(report),
+        "--renderer",
+        renderer,
+        *args,
+    ]
     if raw is not None:
         command += ["--raw", str(raw)]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env=None if env is None else {**os.environ, **env})
+    return subprocess.run(
+        command,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=None if env is None else {**os.environ, **env},
+    )
 
 
 def snapshot(processed: Path, report: Path) -> Snapshot:
     """Every file under the two output folders, by ``processed/…`` and ``report/…``."""
-    return {f"{name}/{path.relative_to(folder).as_posix()}": path.read_bytes()
-            for name, folder in (("processed", processed), ("report", report))
-            for path in sorted(folder.rglob("*")) if path.is_file()}
+    return {
+        f"{name}/{path.relative_to(folder).as_posix()}": path.read_bytes()
+        for name, folder in (("processed", processed), ("report", report))
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
 
 
 def digests(files: Snapshot) -> dict[str, str]:
     return {name: hashlib.sha256(content).hexdigest() for name, content in files.items()}
 
 
-def shared_run(tmp_path_factory: pytest.TempPathFactory, name: str,
-               make: Callable[[Path], dict]) -> tuple[Path, dict]:
+def shared_run(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], dict]) -> tuple[Path, dict]:
     """``make(folder)`` once per test session, for every xdist worker: returns
     the folder it filled and the JSON-able dict it returned (saved beside it)."""
     base = tmp_path_factory.getbasetemp()

@@ -30,12 +30,23 @@ from mentoring_eval.outputs import STAGING_PREFIX
 AS_OF = "2020-04-01"
 LOG_FILE = "mentoring_log.csv"
 GOOD_ROW = {
-    "date": "2019-06-10", "site": "1", "mentor": "M1", "ots": "OT1",
-    "mode": "phone", "minutes": "60", "kind": "planned",
+    "date": "2019-06-10",
+    "site": "1",
+    "mentor": "M1",
+    "ots": "OT1",
+    "mode": "phone",
+    "minutes": "60",
+    "kind": "planned",
 }
 OUTPUT_FILES = [
-    "cleaning_summary.json", "competency.parquet", "contacts.parquet", "input_files.csv", "ots.parquet",
-    "participants.parquet", "quarantine.csv", "sites.parquet",
+    "cleaning_summary.json",
+    "competency.parquet",
+    "contacts.parquet",
+    "input_files.csv",
+    "ots.parquet",
+    "participants.parquet",
+    "quarantine.csv",
+    "sites.parquet",
 ]
 # Free text that must never leave the clean stage.
 SENSITIVE_NOTES = ("Jane Doe", "NHS 943 476 5919", "12 Acacia Avenue, Leeds LS1 4AB")
@@ -57,9 +68,7 @@ def log_of(*changes: dict[str, str]) -> pd.DataFrame:
 
 def sites_table() -> pd.DataFrame:
     """Site 1 opened mid-March 2019, site 2 in June 2018, site 7 in March 2018."""
-    return pd.DataFrame(
-        {"site": [1, 2, 7], "opened_on": pd.to_datetime(["2019-03-14", "2018-06-01", "2018-03-01"])}
-    )
+    return pd.DataFrame({"site": [1, 2, 7], "opened_on": pd.to_datetime(["2019-03-14", "2018-06-01", "2018-03-01"])})
 
 
 def cleaned(*changes: dict[str, str], as_of: str = AS_OF) -> clean.CleanResult:
@@ -112,7 +121,11 @@ def test_several_problems_give_all_reasons_in_column_order():
         "missing date; missing site; unknown mode; zero minutes; unknown kind"
     ]
     assert result.summary["quarantine_by_reason"] == {
-        "missing date": 1, "missing site": 1, "unknown mode": 1, "zero minutes": 1, "unknown kind": 1,
+        "missing date": 1,
+        "missing site": 1,
+        "unknown mode": 1,
+        "zero minutes": 1,
+        "unknown kind": 1,
     }
 
 
@@ -142,8 +155,13 @@ def test_a_log_with_no_usable_row_is_an_input_error():
 
 @pytest.mark.parametrize(
     ("spelling", "day"),
-    [("01/12/2019", "2019-12-01"), ("01/12/19", "2019-12-01"), ("12/01/2020", "2020-01-12"),
-     ("1 Dec 2019", "2019-12-01"), ("2019-12-01", "2019-12-01")],
+    [
+        ("01/12/2019", "2019-12-01"),
+        ("01/12/19", "2019-12-01"),
+        ("12/01/2020", "2020-01-12"),
+        ("1 Dec 2019", "2019-12-01"),
+        ("2019-12-01", "2019-12-01"),
+    ],
 )
 def test_slashed_dates_are_day_first(spelling, day):
     assert cleaned({"date": spelling}).contacts["date"].tolist() == [pd.Timestamp(day)]
@@ -196,8 +214,15 @@ def test_duplicates_normalising_equal_are_removed_keeping_the_first(first, secon
 
 @pytest.mark.parametrize(
     "change",
-    [{"date": "2019-06-11"}, {"site": "2"}, {"mentor": "M2"}, {"ots": "OT2"}, {"mode": "email"},
-     {"minutes": "61"}, {"kind": "additional"}],
+    [
+        {"date": "2019-06-11"},
+        {"site": "2"},
+        {"mentor": "M2"},
+        {"ots": "OT2"},
+        {"mode": "email"},
+        {"minutes": "61"},
+        {"kind": "additional"},
+    ],
 )
 def test_rows_differing_in_one_field_are_not_duplicates(change):
     assert cleaned({}, change).summary["duplicates_removed"] == 0
@@ -263,14 +288,32 @@ def test_contacts_follow_the_table_contract():
     contacts = cleaned(spelled).contacts
     assert list(contacts.columns) == list(CONTACT_COLUMNS)
     assert contacts.dtypes.astype(str).to_dict() == {
-        "source_file": "category", "source_line": "int64", "date": "datetime64[ns]", "site": "int64",
-        "joint": "bool", "mentor": "category", "ots": "category", "mode": "category", "minutes": "float64",
-        "kind": "category", "in_window": "bool", "window_flag": "category",
+        "source_file": "category",
+        "source_line": "int64",
+        "date": "datetime64[ns]",
+        "site": "int64",
+        "joint": "bool",
+        "mentor": "category",
+        "ots": "category",
+        "mode": "category",
+        "minutes": "float64",
+        "kind": "category",
+        "in_window": "bool",
+        "window_flag": "category",
     }
     assert contacts.iloc[0].to_dict() == {
-        "source_file": LOG_FILE, "source_line": 2, "date": pd.Timestamp("2019-06-10"), "site": 1,
-        "joint": False, "mentor": "M2", "ots": "OT1;OT2", "mode": "teams", "minutes": 90.0,
-        "kind": "ad hoc", "in_window": True, "window_flag": "",
+        "source_file": LOG_FILE,
+        "source_line": 2,
+        "date": pd.Timestamp("2019-06-10"),
+        "site": 1,
+        "joint": False,
+        "mentor": "M2",
+        "ots": "OT1;OT2",
+        "mode": "teams",
+        "minutes": 90.0,
+        "kind": "ad hoc",
+        "in_window": True,
+        "window_flag": "",
     }
 
 
@@ -310,7 +353,12 @@ def test_categorical_log_columns_clean_the_same():
 
 def test_reconciliation_and_summary():
     result = cleaned(
-        {}, {"site": "1 & 2"}, {"date": ""}, {}, {"date": "2017-01-01"}, {"mode": "x", "minutes": "0"},
+        {},
+        {"site": "1 & 2"},
+        {"date": ""},
+        {},
+        {"date": "2017-01-01"},
+        {"mode": "x", "minutes": "0"},
         {"site": "2 & 1"},
     )
     assert result.summary == {
@@ -359,13 +407,18 @@ def test_clean_sites():
 
 
 def test_clean_participants():
-    raw = text_table([
-        {"participant_id": " P2 ", "site": "site 2", "arm": "Usual Care", "randomised_on": "01/07/2018"},
-        {"participant_id": "P1", "site": "S1", "arm": "essvr", "randomised_on": "2019-04-01"},
-    ])
+    raw = text_table(
+        [
+            {"participant_id": " P2 ", "site": "site 2", "arm": "Usual Care", "randomised_on": "01/07/2018"},
+            {"participant_id": "P1", "site": "S1", "arm": "essvr", "randomised_on": "2019-04-01"},
+        ]
+    )
     participants = clean_participants(raw, sites_table())
     assert participants.dtypes.astype(str).to_dict() == {
-        "participant_id": "str", "site": "int64", "arm": "str", "randomised_on": "datetime64[ns]",
+        "participant_id": "str",
+        "site": "int64",
+        "arm": "str",
+        "randomised_on": "datetime64[ns]",
     }
     assert participants.to_dict("records") == [
         {"participant_id": "P1", "site": 1, "arm": "ESSVR", "randomised_on": pd.Timestamp("2019-04-01")},
@@ -374,14 +427,24 @@ def test_clean_participants():
 
 
 def test_clean_ots():
-    raw = text_table([
-        {"ot_id": "OT2", "site": "7", "started_on": "2018-03-01", "left_on": "", "leave_reason": ""},
-        {"ot_id": "OT1", "site": "2", "started_on": "2018-06-01", "left_on": "31/01/2019",
-         "leave_reason": " Maternity Leave "},
-    ])
+    raw = text_table(
+        [
+            {"ot_id": "OT2", "site": "7", "started_on": "2018-03-01", "left_on": "", "leave_reason": ""},
+            {
+                "ot_id": "OT1",
+                "site": "2",
+                "started_on": "2018-06-01",
+                "left_on": "31/01/2019",
+                "leave_reason": " Maternity Leave ",
+            },
+        ]
+    )
     ots = clean_ots(raw, sites_table())
     assert ots.dtypes.astype(str).to_dict() == {
-        "ot_id": "str", "site": "int64", "started_on": "datetime64[ns]", "left_on": "datetime64[ns]",
+        "ot_id": "str",
+        "site": "int64",
+        "started_on": "datetime64[ns]",
+        "left_on": "datetime64[ns]",
         "leave_reason": "str",
     }
     assert ots["ot_id"].tolist() == ["OT1", "OT2"]
@@ -390,14 +453,18 @@ def test_clean_ots():
 
 
 def test_clean_competency():
-    raw = text_table([
-        {"ot_id": "OT2", "assessed_on": "2018-04-01", "score": "100"},
-        {"ot_id": "OT1", "assessed_on": "14 Mar 2019", "score": " 72.5 "},
-        {"ot_id": "OT1", "assessed_on": "2018-04-01", "score": "0"},
-    ])
+    raw = text_table(
+        [
+            {"ot_id": "OT2", "assessed_on": "2018-04-01", "score": "100"},
+            {"ot_id": "OT1", "assessed_on": "14 Mar 2019", "score": " 72.5 "},
+            {"ot_id": "OT1", "assessed_on": "2018-04-01", "score": "0"},
+        ]
+    )
     competency = clean_competency(raw)
     assert competency.dtypes.astype(str).to_dict() == {
-        "ot_id": "str", "assessed_on": "datetime64[ns]", "score": "float64",
+        "ot_id": "str",
+        "assessed_on": "datetime64[ns]",
+        "score": "float64",
     }
     assert competency[["ot_id", "score"]].values.tolist() == [["OT1", 0.0], ["OT1", 72.5], ["OT2", 100.0]]
 
@@ -416,31 +483,58 @@ ASSESSMENT = {"ot_id": "OT1", "assessed_on": "2019-04-01", "score": "80"}
 @pytest.mark.parametrize(
     ("clean_table", "rows", "message"),
     [
-        ("sites", [("1", "2018-03-01"), ("2", "31/02/2018")],
-         "sites.csv line 3, column opened_on: '31/02/2018' is not a date"),
+        (
+            "sites",
+            [("1", "2018-03-01"), ("2", "31/02/2018")],
+            "sites.csv line 3, column opened_on: '31/02/2018' is not a date",
+        ),
         ("sites", [("1", "")], "sites.csv line 2, column opened_on: '' is not a date"),
         ("sites", [("Ward 1", "2018-03-01")], "sites.csv line 2, column site: 'Ward 1' is not a site"),
         ("sites", [("1; 2", "2018-03-01")], "sites.csv line 2, column site: '1; 2' is not a site"),
         ("sites", [("1", "2018-03-01"), ("Site 01", "2018-04-01")], "sites.csv line 3: site 1 is listed twice"),
-        ("participants", [PARTICIPANT, {**PARTICIPANT, "site": "S9"}],
-         "participants.csv line 3: site 9 is not in sites.csv"),
-        ("participants", [{**PARTICIPANT, "arm": "control"}],
-         "participants.csv line 2, column arm: 'control' is neither ESSVR nor usual care"),
-        ("participants", [{**PARTICIPANT, "randomised_on": "2019-02-30"}],
-         "participants.csv line 2, column randomised_on: '2019-02-30' is not a date"),
-        ("participants", [{**PARTICIPANT, "participant_id": " "}],
-         "participants.csv line 2, column participant_id: blank"),
-        ("ots", [{**OT, "left_on": "2019-03-13"}],
-         "ots.csv line 2: OT OT1 left_on 2019-03-13 is before started_on 2019-03-14"),
+        (
+            "participants",
+            [PARTICIPANT, {**PARTICIPANT, "site": "S9"}],
+            "participants.csv line 3: site 9 is not in sites.csv",
+        ),
+        (
+            "participants",
+            [{**PARTICIPANT, "arm": "control"}],
+            "participants.csv line 2, column arm: 'control' is neither ESSVR nor usual care",
+        ),
+        (
+            "participants",
+            [{**PARTICIPANT, "randomised_on": "2019-02-30"}],
+            "participants.csv line 2, column randomised_on: '2019-02-30' is not a date",
+        ),
+        (
+            "participants",
+            [{**PARTICIPANT, "participant_id": " "}],
+            "participants.csv line 2, column participant_id: blank",
+        ),
+        (
+            "ots",
+            [{**OT, "left_on": "2019-03-13"}],
+            "ots.csv line 2: OT OT1 left_on 2019-03-13 is before started_on 2019-03-14",
+        ),
         ("ots", [OT, {**OT, "site": "12"}], "ots.csv line 3: site 12 is not in sites.csv"),
         ("ots", [{**OT, "left_on": "soon"}], "ots.csv line 2, column left_on: 'soon' is not a date"),
-        ("competency", [{**ASSESSMENT, "score": "105"}],
-         "competency.csv line 2, column score: 105 is outside 0 to 100"),
+        (
+            "competency",
+            [{**ASSESSMENT, "score": "105"}],
+            "competency.csv line 2, column score: 105 is outside 0 to 100",
+        ),
         ("competency", [{**ASSESSMENT, "score": "-1"}], "competency.csv line 2, column score: -1 is outside 0 to 100"),
-        ("competency", [{**ASSESSMENT, "score": "good"}],
-         "competency.csv line 2, column score: 'good' is not a number"),
-        ("competency", [{**ASSESSMENT, "assessed_on": "2019-13-01"}],
-         "competency.csv line 2, column assessed_on: '2019-13-01' is not a date"),
+        (
+            "competency",
+            [{**ASSESSMENT, "score": "good"}],
+            "competency.csv line 2, column score: 'good' is not a number",
+        ),
+        (
+            "competency",
+            [{**ASSESSMENT, "assessed_on": "2019-13-01"}],
+            "competency.csv line 2, column assessed_on: '2019-13-01' is not a date",
+        ),
     ],
 )
 def test_reference_table_errors_name_file_line_and_column(clean_table, rows, message):
@@ -511,7 +605,10 @@ def test_run_clean_stage_writes_every_output(tmp_path):
     summary = json.loads((processed / "cleaning_summary.json").read_text(encoding="utf-8"))
     assert summary == result.summary
     assert {key: summary[key] for key in ("rows_read", "rows_clean", "rows_quarantined", "duplicates_removed")} == {
-        "rows_read": 6, "rows_clean": 4, "rows_quarantined": 1, "duplicates_removed": 1,
+        "rows_read": 6,
+        "rows_clean": 4,
+        "rows_quarantined": 1,
+        "duplicates_removed": 1,
     }
     assert summary["contacts"] == 5 and summary["out_of_window"] == 1
     contacts = pd.read_parquet(processed / "contacts.parquet")
@@ -560,12 +657,18 @@ def test_reruns_are_byte_identical(tmp_path):
     [
         (lambda raw: (raw / "sites.csv").unlink(), r"^sites\.csv: file not found"),
         (lambda raw: (raw / "mentoring_log.csv").write_text("date,site\n1,2\n"), r"missing columns 'mentor'"),
-        (lambda raw: (raw / "ots.csv").write_text(REFERENCE_CSV["ots.csv"].replace("2019-01-31", "2018-01-31")),
-         r"^ots\.csv line 3: OT OT2 left_on 2018-01-31 is before started_on 2018-06-01$"),
-        (lambda raw: (raw / "mentoring_log.csv").write_text(LOG_LINES[0] + "\nsoon,,,,,,,\n"),
-         r"none of the 1 rows could be understood"),
-        (lambda raw: (raw / "mentoring_log.csv").write_text(LOG_LINES[0] + "\n\n,,,,,,,Jane Doe\n"),
-         r"^mentoring_log\.csv: the log has a header but no rows$"),
+        (
+            lambda raw: (raw / "ots.csv").write_text(REFERENCE_CSV["ots.csv"].replace("2019-01-31", "2018-01-31")),
+            r"^ots\.csv line 3: OT OT2 left_on 2018-01-31 is before started_on 2018-06-01$",
+        ),
+        (
+            lambda raw: (raw / "mentoring_log.csv").write_text(LOG_LINES[0] + "\nsoon,,,,,,,\n"),
+            r"none of the 1 rows could be understood",
+        ),
+        (
+            lambda raw: (raw / "mentoring_log.csv").write_text(LOG_LINES[0] + "\n\n,,,,,,,Jane Doe\n"),
+            r"^mentoring_log\.csv: the log has a header but no rows$",
+        ),
     ],
 )
 def test_bad_input_leaves_previous_outputs_untouched(tmp_path, spoil, message):
@@ -582,8 +685,10 @@ def test_bad_input_leaves_previous_outputs_untouched(tmp_path, spoil, message):
     ("spoil_reference", "message"),
     [
         (lambda raw: (raw / "sites.csv").unlink(), r"^sites\.csv: file not found"),
-        (lambda raw: (raw / "ots.csv").write_text(REFERENCE_CSV["ots.csv"].replace("2019-01-31", "2018-01-31")),
-         r"^mentoring_log\.csv line 3: not UTF-8"),
+        (
+            lambda raw: (raw / "ots.csv").write_text(REFERENCE_CSV["ots.csv"].replace("2019-01-31", "2018-01-31")),
+            r"^mentoring_log\.csv line 3: not UTF-8",
+        ),
     ],
 )
 def test_errors_come_in_the_order_of_a_serial_run(tmp_path, spoil_reference, message):
@@ -631,7 +736,9 @@ def test_xlsx_log_runs_end_to_end(tmp_path):
     result = run_clean_stage(raw, tmp_path / "processed", AS_OF)
     assert result.summary["source_file"] == "mentoring_log.xlsx"
     assert (result.summary["rows_clean"], result.summary["duplicates_removed"], result.summary["rows_quarantined"]) == (
-        2, 1, 1
+        2,
+        1,
+        1,
     )
     assert result.contacts[["date", "site", "minutes"]].values.tolist() == [
         [pd.Timestamp("2019-06-10"), 1, 60.0],

@@ -50,17 +50,34 @@ FAILED_NOTEBOOK = re.compile(r"report/notebooks/[^/]+\.failed\.ipynb")
 def cli_command(*args: str, processed: Path, report: Path, raw: Path | None = None) -> list[str]:
     """The command as a user types it. The output folders are required
     arguments, so no run can write into the project's."""
-    command = [sys.executable, "-m", "mentoring_eval", "run", "--processed", str(processed),
-               "--report", str(report), "--renderer", "nbconvert", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "mentoring_eval",
+        "run",
+        "--processed",
+        str(processed),
+        "--report",
+        str(report),
+        "--renderer",
+        "nbconvert",
+        *args,
+    ]
     return command + ["--raw", str(raw)] if raw is not None else command
 
 
-def run_cli(*args: str, processed: Path, report: Path, raw: Path | None = None,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, processed: Path, report: Path, raw: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Run the command from the project folder and wait for it."""
-    return subprocess.run(cli_command(*args, processed=processed, report=report, raw=raw), cwd=ROOT,
-                          capture_output=True, text=True, timeout=300,
-                          env=None if env is None else {**os.environ, **env})
+    return subprocess.run(
+        cli_command(*args, processed=processed, report=report, raw=raw),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=None if env is None else {**os.environ, **env},
+    )
 
 
 def shown(result: subprocess.CompletedProcess) -> str:
@@ -81,9 +98,11 @@ def damage(before: Snapshot, after: Snapshot) -> list[str]:
     problems = [f"{name} removed" for name in before.keys() - after.keys()]
     problems += [f"{name} added" for name in after.keys() - before.keys() if not FAILED_NOTEBOOK.fullmatch(name)]
     for name in before.keys() & after.keys():
-        unchanged = (before[name] == after[name]
-                     or (name == KERNEL_LOG and after[name].startswith(before[name]))
-                     or (name == STATE_FILE and _forgets_only(before[name], after[name])))
+        unchanged = (
+            before[name] == after[name]
+            or (name == KERNEL_LOG and after[name].startswith(before[name]))
+            or (name == STATE_FILE and _forgets_only(before[name], after[name]))
+        )
         if not unchanged:
             problems.append(f"{name} modified")
     return sorted(problems)
@@ -111,18 +130,21 @@ def column_position(header: list[str], column: str) -> int:
 
 def set_cells(column: str, value: str, records: slice = slice(None)) -> Edit:
     """An ``edit_csv`` edit: ``value`` in ``column`` of the ``records`` (0 is the first record)."""
+
     def edit(rows: Rows) -> Rows:
         position = column_position(rows[0], column)
         for row in rows[1:][records]:
             row[position] = value
         return rows
+
     return edit
 
 
 def drop_column(column: str) -> Edit:
     def edit(rows: Rows) -> Rows:
         position = column_position(rows[0], column)
-        return [row[:position] + row[position + 1:] for row in rows]
+        return [row[:position] + row[position + 1 :] for row in rows]
+
     return edit
 
 
@@ -168,8 +190,9 @@ class FailedRun:
     damage: list[str]  # what it did to the last good outputs (see ``damage``)
 
 
-def run_against_last_good(good: GoodRun, *args: str, raw: Path, report: Path | None = None,
-                          env: dict[str, str] | None = None) -> FailedRun:
+def run_against_last_good(
+    good: GoodRun, *args: str, raw: Path, report: Path | None = None, env: dict[str, str] | None = None
+) -> FailedRun:
     """Run into the last good folders, note what changed there, then put the
     last good folders back so that no run sees another's leftovers."""
     try:
@@ -210,8 +233,10 @@ def assert_printed(result: subprocess.CompletedProcess, raw: Path, report: Path,
     """Standard output is the heading, one line per stage, the render line and the report's path."""
     expected = [
         re.escape(f"RETAKE mentoring report as of 2020-04-01 from {as_the_command_shows(raw)}"),
-        *(re.escape(f"[{number}/{len(STAGE_NAMES)}] {name:<13}") + " " + stages
-          for number, name in enumerate(STAGE_NAMES, start=1)),
+        *(
+            re.escape(f"[{number}/{len(STAGE_NAMES)}] {name:<13}") + " " + stages
+            for number, name in enumerate(STAGE_NAMES, start=1)
+        ),
         r"\[render\] nbconvert " + render,
         re.escape(f"report: {as_the_command_shows(report / 'report.html')}"),
     ]
@@ -271,25 +296,35 @@ BAD_INPUTS = [
     # The other three reference files take the same path as sites.csv (inputs.read_csv_table).
     *(pytest.param(BadInput((name,), remove(name)), id=f"missing {name}") for name in ("sites.csv", LOG)),
     # --force: no earlier run to compare with, so nothing is hashed before the clean stage would read.
-    pytest.param(BadInput(("raw records folder not found",), shutil.rmtree, args=("--force",)),
-                 id="missing raw folder"),
+    pytest.param(
+        BadInput(("raw records folder not found",), shutil.rmtree, args=("--force",)), id="missing raw folder"
+    ),
     pytest.param(BadInput((LOG,), lambda raw: (raw / LOG).write_bytes(b"")), id="empty log"),
     pytest.param(BadInput((LOG,), in_file(LOG, lambda rows: rows[:1])), id="log with only a header"),
-    pytest.param(BadInput((LOG,), in_file(LOG, set_cells("mentor", "Mé", FIRST_RECORD), "latin-1")),
-                 id="latin-1 log, é in mentor"),
-    pytest.param(BadInput((LOG,), in_file(LOG, set_cells("notes", "Call with Andrée.", FIRST_RECORD), "latin-1")),
-                 id="latin-1 log, é in notes"),
+    pytest.param(
+        BadInput((LOG,), in_file(LOG, set_cells("mentor", "Mé", FIRST_RECORD), "latin-1")),
+        id="latin-1 log, é in mentor",
+    ),
+    pytest.param(
+        BadInput((LOG,), in_file(LOG, set_cells("notes", "Call with Andrée.", FIRST_RECORD), "latin-1")),
+        id="latin-1 log, é in notes",
+    ),
     pytest.param(BadInput(("mentoring_log.xlsx",), corrupt_workbook), id="corrupt xlsx log"),
     pytest.param(BadInput((LOG,), in_file(LOG, set_cells("minutes", "lots"))), id="every log row invalid"),
-    pytest.param(BadInput(("ots.csv", "left_on"), in_file("ots.csv", set_cells("left_on", "2018-01-01", FIRST_RECORD))),
-                 id="OT leaves before starting"),
-    pytest.param(BadInput(("participants.csv", "site 99"),
-                          in_file("participants.csv", set_cells("site", "99", FIRST_RECORD))),
-                 id="participants at an unknown site"),
+    pytest.param(
+        BadInput(("ots.csv", "left_on"), in_file("ots.csv", set_cells("left_on", "2018-01-01", FIRST_RECORD))),
+        id="OT leaves before starting",
+    ),
+    pytest.param(
+        BadInput(("participants.csv", "site 99"), in_file("participants.csv", set_cells("site", "99", FIRST_RECORD))),
+        id="participants at an unknown site",
+    ),
     pytest.param(BadInput(("2017-01-01",), args=("--as-of", "2017-01-01")), id="cut-off before any site opened"),
     pytest.param(BadInput(("--as-of", "2020-13-01"), args=("--as-of", "2020-13-01")), id="malformed --as-of"),
-    pytest.param(BadInput(("--expected-minutes", "sixty"), args=("--expected-minutes", "sixty")),
-                 id="non-numeric --expected-minutes"),
+    pytest.param(
+        BadInput(("--expected-minutes", "sixty"), args=("--expected-minutes", "sixty")),
+        id="non-numeric --expected-minutes",
+    ),
     pytest.param(BadInput((LOG, "minutes"), in_file(LOG, drop_column("minutes"))), id="log without a minutes column"),
     pytest.param(BadInput(("afile/report",), report_under_a_file=True), id="unwritable output folder"),
 ]
@@ -316,8 +351,11 @@ def test_a_log_row_at_a_site_missing_from_sites_csv_is_quarantined_not_fatal(goo
     result = run_cli(raw=raw, processed=processed, report=tmp_path / "report")
     assert result.returncode == EXIT_OK, shown(result)
     with (processed / "quarantine.csv").open(encoding="utf-8", newline="") as file:
-        quarantined = [(row["source_file"], row["reason"], row["site"])
-                       for row in csv.DictReader(file) if row["source_line"] == "2"]
+        quarantined = [
+            (row["source_file"], row["reason"], row["site"])
+            for row in csv.DictReader(file)
+            if row["source_line"] == "2"
+        ]
     assert quarantined == [(LOG, "unknown site", "Site 99")]
     before = json.loads(good.last_good["processed/cleaning_summary.json"])
     after = json.loads((processed / "cleaning_summary.json").read_text(encoding="utf-8"))
@@ -379,7 +417,7 @@ TABLE4_CAPTION = "Mentoring support provided to OTs at each site"
 def table4_sites(html: str) -> list[int]:
     """The sites of the report's Table 4 rows, in order."""
     start = html.index(TABLE4_CAPTION)
-    body = html[html.index("<tbody>", start):html.index("</table>", start)]
+    body = html[html.index("<tbody>", start) : html.index("</table>", start)]
     return [int(site) for site in re.findall(r"<tr>\s*<td[^>]*>\s*(\d+)\s*</td>", body)]
 
 
@@ -415,17 +453,25 @@ class Started:
             self.process.kill()  # a run that hangs fails the test; it must not hold the folders on
             self.process.wait()
             raise
-        return subprocess.CompletedProcess(self.process.args, self.process.returncode,
-                                           self.stdout.read_text(encoding="utf-8"),
-                                           self.stderr.read_text(encoding="utf-8"))
+        return subprocess.CompletedProcess(
+            self.process.args,
+            self.process.returncode,
+            self.stdout.read_text(encoding="utf-8"),
+            self.stderr.read_text(encoding="utf-8"),
+        )
 
 
 def start_cli(*args: str, good: GoodRun, logs: Path) -> Started:
     logs.mkdir(parents=True, exist_ok=True)
     stdout, stderr = logs / "stdout.txt", logs / "stderr.txt"
     with stdout.open("w", encoding="utf-8") as out, stderr.open("w", encoding="utf-8") as err:
-        process = subprocess.Popen(cli_command(*args, raw=good.raw, processed=good.processed, report=good.report),
-                                   cwd=ROOT, stdout=out, stderr=err, text=True)
+        process = subprocess.Popen(
+            cli_command(*args, raw=good.raw, processed=good.processed, report=good.report),
+            cwd=ROOT,
+            stdout=out,
+            stderr=err,
+            text=True,
+        )
     return Started(process, stdout, stderr)
 
 
@@ -450,8 +496,11 @@ def leftovers(good: GoodRun) -> list[str]:
 def same_as_last_good(good: GoodRun) -> list[str]:
     """What differs from the last good run's outputs (the kernel log may grow)."""
     now = snapshot(good.processed, good.report)
-    differ = [name for name in now.keys() | good.last_good.keys()
-              if now.get(name) != good.last_good.get(name) and name != KERNEL_LOG]
+    differ = [
+        name
+        for name in now.keys() | good.last_good.keys()
+        if now.get(name) != good.last_good.get(name) and name != KERNEL_LOG
+    ]
     return sorted(differ)
 
 
@@ -477,8 +526,10 @@ def test_a_run_waits_for_the_run_in_progress_then_finds_its_work_done(good, tmp_
         assert waiting.process.poll() is None, "the second run did not wait"
     result = waiting.finish()
     assert result.returncode == EXIT_OK and result.stderr == "", shown(result)
-    assert result.stdout.splitlines()[1] == f"waiting for the run in progress (PID {os.getpid()}) to finish with " \
-                                            f"{good.report}"
+    assert (
+        result.stdout.splitlines()[1] == f"waiting for the run in progress (PID {os.getpid()}) to finish with "
+        f"{good.report}"
+    )
     assert all(re.search(SKIPPED, line) for line in stage_lines(result)), shown(result)
     assert snapshot(good.processed, good.report) == good.last_good
 

@@ -43,8 +43,9 @@ def test_every_requirement_is_pinned_exactly():
 
 def test_conda_environment_has_the_same_pins_as_requirements():
     conda = conda_pins()
-    drift = {name: (version, conda.get(name)) for name, version in requirement_pins().items()
-             if conda.get(name) != version}
+    drift = {
+        name: (version, conda.get(name)) for name, version in requirement_pins().items() if conda.get(name) != version
+    }
     assert not drift, f"requirements.txt and environment.yml disagree (pip, conda): {drift}"
 
 
@@ -56,8 +57,12 @@ def test_conda_environment_adds_quarto_at_the_makefile_release():
 
 @pytest.mark.parametrize("file", ["requirements.txt", "requirements-lab.txt"])
 def test_constraints_agree_with_requirements(file):
-    constraints = {canonical(n): v for n, _, v in (
-        line.partition("==") for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line)}
+    constraints = {
+        canonical(n): v
+        for n, _, v in (
+            line.partition("==") for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line
+        )
+    }
     drift = {n: (v, constraints.get(n)) for n, v in requirement_pins(file).items() if constraints.get(n) != v}
     assert not drift, f"constraints.txt disagrees with {file}: {drift}"
 
@@ -75,6 +80,8 @@ def test_the_runtime_environment_loads_no_uri_grammar_with_nbformat():
     (2.7 s, python-jsonschema/jsonschema#1428). The environment that runs the
     pipeline and the tests must not have it."""
     script = "import sys, nbformat; print('rfc3987_syntax' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )
     assert importlib.util.find_spec("rfc3987_syntax") is None

@@ -52,10 +52,22 @@ def test_reference_file_is_read_as_text_with_source_lines(tmp_path):
     path.write_text("ot_id,site,started_on,left_on,leave_reason\nOT1,07,2018-03-01,,NA\nOT2, S7 ,01/03/2018,,\n")
     table = inputs.read_csv_table(path, inputs.REFERENCE_COLUMNS["ots.csv"])
     assert as_records(table) == [
-        {"ot_id": "OT1", "site": "07", "started_on": "2018-03-01", "left_on": "", "leave_reason": "NA",
-         "source_line": 2},
-        {"ot_id": "OT2", "site": " S7 ", "started_on": "01/03/2018", "left_on": "", "leave_reason": "",
-         "source_line": 3},
+        {
+            "ot_id": "OT1",
+            "site": "07",
+            "started_on": "2018-03-01",
+            "left_on": "",
+            "leave_reason": "NA",
+            "source_line": 2,
+        },
+        {
+            "ot_id": "OT2",
+            "site": " S7 ",
+            "started_on": "01/03/2018",
+            "left_on": "",
+            "leave_reason": "",
+            "source_line": 3,
+        },
     ]
 
 
@@ -80,8 +92,9 @@ def test_utf8_byte_order_mark_is_accepted(tmp_path):
 
 def test_latin1_file_is_refused_naming_file_and_line(tmp_path):
     (tmp_path / "ots.csv").write_bytes(
-        "ot_id,site,started_on,left_on,leave_reason\nOT1,1,2018-03-01,,\nOT2,1,2018-03-01,2019-01-01,congé\n"
-        .encode("latin-1")
+        "ot_id,site,started_on,left_on,leave_reason\nOT1,1,2018-03-01,,\nOT2,1,2018-03-01,2019-01-01,congé\n".encode(
+            "latin-1"
+        )
     )
     with pytest.raises(InputError, match=r"^ots\.csv line 3: not UTF-8 .*save it as UTF-8$"):
         inputs.read_csv_table(tmp_path / "ots.csv", inputs.REFERENCE_COLUMNS["ots.csv"])
@@ -102,8 +115,11 @@ def test_missing_file_names_the_file_and_folder(tmp_path):
     ("stem", "text", "message"),
     [
         ("sites", "site\n1\n", r"^sites\.csv: missing column 'opened_on'$"),
-        ("participants", "participant_id,site,randomised_on\nP1,1,2018-05-01\n",
-         r"^participants\.csv: missing column 'arm'$"),
+        (
+            "participants",
+            "participant_id,site,randomised_on\nP1,1,2018-05-01\n",
+            r"^participants\.csv: missing column 'arm'$",
+        ),
         ("ots", "ot_id,site\nOT1,1\n", r"^ots\.csv: missing columns 'started_on', 'left_on', 'leave_reason'$"),
         ("competency", "ot_id,assessed_on,sore\nOT1,2018-04-01,80\n", r"^competency\.csv: missing column 'score'$"),
     ],
@@ -210,13 +226,37 @@ def test_xlsx_log_is_read_from_the_first_sheet_as_contract_text(tmp_path):
     )
     log = inputs.read_log(path)
     assert as_records(log) == [
-        {"date": "2019-03-14", "site": "7", "mentor": "M1", "ots": "OT1", "mode": "phone", "minutes": "60",
-         "kind": "", "source_line": 2},
-        {"date": "2020-12-01", "site": "Site 3 & S4", "mentor": "M2", "ots": "", "mode": "Teams",
-         "minutes": "1.5", "kind": "ad hoc", "source_line": 3},
+        {
+            "date": "2019-03-14",
+            "site": "7",
+            "mentor": "M1",
+            "ots": "OT1",
+            "mode": "phone",
+            "minutes": "60",
+            "kind": "",
+            "source_line": 2,
+        },
+        {
+            "date": "2020-12-01",
+            "site": "Site 3 & S4",
+            "mentor": "M2",
+            "ots": "",
+            "mode": "Teams",
+            "minutes": "1.5",
+            "kind": "ad hoc",
+            "source_line": 3,
+        },
         # Lines 4 and 5 are blank and left out; the line numbers stay those of the sheet.
-        {"date": "14/03/19", "site": "S7", "mentor": "m3", "ots": "OT2;OT1", "mode": "email", "minutes": "1:30",
-         "kind": "planned", "source_line": 6},
+        {
+            "date": "14/03/19",
+            "site": "S7",
+            "mentor": "m3",
+            "ots": "OT2;OT1",
+            "mode": "email",
+            "minutes": "1:30",
+            "kind": "planned",
+            "source_line": 6,
+        },
     ]
 
 
@@ -288,8 +328,16 @@ def test_read_raw_inputs_gives_all_five_tables_and_the_log_file_name(tmp_path):
     assert list(raw.ots.columns) == ["ot_id", "site", "started_on", "left_on", "leave_reason", "source_line"]
     assert list(raw.competency.columns) == ["ot_id", "assessed_on", "score", "source_line"]
     assert as_records(raw.log) == [
-        {"date": "2019-03-14", "site": "Site 1", "mentor": "M1", "ots": "OT1", "mode": "phone", "minutes": "60",
-         "kind": "planned", "source_line": 2}
+        {
+            "date": "2019-03-14",
+            "site": "Site 1",
+            "mentor": "M1",
+            "ots": "OT1",
+            "mode": "phone",
+            "minutes": "60",
+            "kind": "planned",
+            "source_line": 2,
+        }
     ]
 
 
@@ -297,8 +345,9 @@ def test_read_raw_inputs_gives_all_five_tables_and_the_log_file_name(tmp_path):
 def test_line_breaks_inside_quoted_notes_are_read_as_one_record(tmp_path, rows):
     """The fast parse must not stand when a note spans lines: every record
     keeps its values, and the count of records is right."""
-    body = "".join(f'2019-03-14,Site 1,M1,OT1,phone,{n % 400 + 1},planned,"line one\nline two, {n}"\n'
-                   for n in range(rows))
+    body = "".join(
+        f'2019-03-14,Site 1,M1,OT1,phone,{n % 400 + 1},planned,"line one\nline two, {n}"\n' for n in range(rows)
+    )
     path = tmp_path / "mentoring_log.csv"
     path.write_text(LOG_HEADER + "\n" + body)
     log = inputs.read_log(path)

@@ -18,8 +18,12 @@ def notebook_with(path, *sources: str):
 
 
 def test_the_imports_are_the_import_lines_of_the_code_cells(tmp_path):
-    notebook = notebook_with(tmp_path / "n.ipynb", "x = 1\nimport json\nfrom pathlib import Path",
-                             "if x:\n    import not_at_top_level", "import os  # trailing comment")
+    notebook = notebook_with(
+        tmp_path / "n.ipynb",
+        "x = 1\nimport json\nfrom pathlib import Path",
+        "if x:\n    import not_at_top_level",
+        "import os  # trailing comment",
+    )
     assert notebook_imports(notebook) == ["import json", "from pathlib import Path", "import os  # trailing comment"]
 
 
@@ -28,8 +32,12 @@ def test_a_kernel_started_ahead_gives_the_same_executed_notebook(tmp_path):
     the kernel or it was started ahead and has already run the imports; the
     kernel runs in the notebook's folder either way."""
     (tmp_path / "here.txt").write_text("found")
-    source = notebook_with(tmp_path / "stage.ipynb", "import json\nimport sys", "print(json.dumps([1, 2]))",
-                           "sys.stderr.write('to stderr\\n'); open('here.txt').read()")
+    source = notebook_with(
+        tmp_path / "stage.ipynb",
+        "import json\nimport sys",
+        "print(json.dumps([1, 2]))",
+        "sys.stderr.write('to stderr\\n'); open('here.txt').read()",
+    )
     own, ahead = tmp_path / "own" / "stage.ipynb", tmp_path / "ahead" / "stage.ipynb"
     execute_notebook(source, own, None, tmp_path, "stage", tmp_path / "kernel.log")
     kernel = StageKernel(source, tmp_path / "kernel.log")
@@ -40,7 +48,9 @@ def test_a_kernel_started_ahead_gives_the_same_executed_notebook(tmp_path):
     executed = nbformat.read(ahead, as_version=4)
     assert [cell.execution_count for cell in executed.cells] == [1, 2, 3]
     assert executed.cells[2].outputs[-1]["data"]["text/plain"] == "'found'"
-    assert [cell.outputs for cell in executed.cells] == [cell.outputs for cell in nbformat.read(own, as_version=4).cells]
+    assert [cell.outputs for cell in executed.cells] == [
+        cell.outputs for cell in nbformat.read(own, as_version=4).cells
+    ]
 
 
 def test_shutting_down_twice_is_harmless(tmp_path):

@@ -153,8 +153,11 @@ except KeyboardInterrupt:
 def test_ctrl_c_ends_the_wait_even_when_it_does_not_interrupt_the_lock_system_call(tmp_path):
     processed = folder(tmp_path, "processed")
     with output_lock([processed], say=lambda line: None):
-        waiter = subprocess.Popen([sys.executable, "-c", WAIT_WHILE_ANOTHER_THREAD_TAKES_CTRL_C, str(processed)],
-                                  stdout=subprocess.PIPE, text=True)
+        waiter = subprocess.Popen(
+            [sys.executable, "-c", WAIT_WHILE_ANOTHER_THREAD_TAKES_CTRL_C, str(processed)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert waiter.stdout.readline().startswith("waiting for the run in progress")
             waiter.send_signal(signal.SIGINT)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 import pytest
+from scipy import stats
 
 from mentoring_eval.metrics import (
     REASON_LOW_COMPETENCY,
@@ -34,9 +34,9 @@ PUBLISHED = project_root() / "data" / "reference" / "table4_published.csv"
 
 
 def make_sites(opened: dict[int, str]) -> pd.DataFrame:
-    return pd.DataFrame(
-        {"site": list(opened), "opened_on": pd.to_datetime(list(opened.values()))}
-    ).astype({"site": "int64"})
+    return pd.DataFrame({"site": list(opened), "opened_on": pd.to_datetime(list(opened.values()))}).astype(
+        {"site": "int64"}
+    )
 
 
 def make_contacts(rows: list[tuple], sites: pd.DataFrame, as_of=AS_OF) -> pd.DataFrame:
@@ -87,9 +87,7 @@ def make_ots(rows: list[tuple]) -> pd.DataFrame:
 def make_competency(rows: list[tuple]) -> pd.DataFrame:
     """Rows of (ot_id, assessed_on, score)."""
     frame = pd.DataFrame(rows, columns=["ot_id", "assessed_on", "score"])
-    return frame.assign(
-        assessed_on=pd.to_datetime(frame["assessed_on"]), score=frame["score"].astype("float64")
-    )
+    return frame.assign(assessed_on=pd.to_datetime(frame["assessed_on"]), score=frame["score"].astype("float64"))
 
 
 NO_PARTICIPANTS = make_participants([])
@@ -136,8 +134,7 @@ def records_reproducing(published: pd.DataFrame, as_of=AS_OF) -> dict[str, pd.Da
         participant_rows += [(row.site, "ESSVR", opened_on)] * row.essvr_participants
         participant_rows += [(row.site, "usual care", opened_on), (row.site, "ESSVR", as_of)]
         ot_rows += [
-            (f"OT{row.site}-{k}", row.site, opened_on - pd.Timedelta(days=30), None, "")
-            for k in range(row.ots)
+            (f"OT{row.site}-{k}", row.site, opened_on - pd.Timedelta(days=30), None, "") for k in range(row.ots)
         ]
     contact_rows.append((99, "2020-03-02", 60, "phone"))
     return {
@@ -176,15 +173,12 @@ def test_table4_columns_and_types():
     published = published_table4()
     computed = table4(**records_reproducing(published), as_of=AS_OF)
     assert computed["site"].dtype == "int64"
-    integer_columns = [
-        c for c in SITE_METRICS_COLUMNS if c not in ("site", "pct_phone_teams", "dose_band")
-    ]
+    integer_columns = [c for c in SITE_METRICS_COLUMNS if c not in ("site", "pct_phone_teams", "dose_band")]
     assert all(computed[c].dtype == "Int64" for c in integer_columns)
     assert computed["pct_phone_teams"].dtype == "Float64"
     assert computed["site"].is_monotonic_increasing
     assert (
-        computed[["phone_minutes", "teams_minutes", "written_minutes"]].sum(axis=1)
-        == computed["total_minutes"]
+        computed[["phone_minutes", "teams_minutes", "written_minutes"]].sum(axis=1) == computed["total_minutes"]
     ).all()
 
 
@@ -210,7 +204,8 @@ def test_months_in_study_at_the_published_cut_off(months, opening_month, day):
 def test_published_months_match_their_opening_months():
     published = published_table4()
     opened = {
-        int(site): opening_month_for(int(months)) for site, months in zip(published["site"], published["months_in_study"])
+        int(site): opening_month_for(int(months))
+        for site, months in zip(published["site"], published["months_in_study"])
     }
     assert opened[1] == pd.Timestamp("2018-03-01")
     assert opened[15] == pd.Timestamp("2019-08-01")
@@ -221,9 +216,7 @@ def test_published_months_match_their_opening_months():
 
 def test_interim_cut_off_leaves_out_later_sites_and_counts_fewer_months():
     as_of = "2019-01-01"
-    sites = make_sites(
-        {1: "2018-03-15", 2: "2018-12-20", 3: "2019-01-01", 4: "2019-02-10", 5: "2018-06-01"}
-    )
+    sites = make_sites({1: "2018-03-15", 2: "2018-12-20", 3: "2019-01-01", 4: "2019-02-10", 5: "2018-06-01"})
     contacts = make_contacts(
         [
             (1, "2018-12-31", 60, "phone"),
@@ -561,9 +554,7 @@ def test_group_comparison_means_and_counts():
 
 
 def test_spearman_exact_for_small_n():
-    site_metrics, profile = _metrics_and_profile(
-        [10, 20, 30, 40, 50], [1, 2, 3, 4, 5], [False] * 5, [False] * 5
-    )
+    site_metrics, profile = _metrics_and_profile([10, 20, 30, 40, 50], [1, 2, 3, 4, 5], [False] * 5, [False] * 5)
     row = spearman_association(site_metrics, profile).iloc[0]
     assert row["n"] == 5
     assert row["rho"] == pytest.approx(1.0)
@@ -604,9 +595,7 @@ def test_sites_needing_attention_rules():
             "minutes": [0.0, 50.0, 60.0, 70.0, 30.0, 60.0, 60.0, 40.0],
         }
     )
-    site_metrics = pd.DataFrame(
-        {"site": [1, 2, 3, 4], "minutes_per_month": pd.array([45, 50, 40, 61], dtype="Int64")}
-    )
+    site_metrics = pd.DataFrame({"site": [1, 2, 3, 4], "minutes_per_month": pd.array([45, 50, 40, 61], dtype="Int64")})
     profile = pd.DataFrame(
         {
             "site": [1, 2, 3, 4],

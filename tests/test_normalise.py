@@ -176,8 +176,14 @@ def test_parse_kinds(text, expected):
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("ESSVR", "ESSVR"), ("essvr", "ESSVR"), ("usual care", "usual care"), ("Usual Care", "usual care"),
-     ("control", None), ("", None)],
+    [
+        ("ESSVR", "ESSVR"),
+        ("essvr", "ESSVR"),
+        ("usual care", "usual care"),
+        ("Usual Care", "usual care"),
+        ("control", None),
+        ("", None),
+    ],
 )
 def test_parse_arms(text, expected):
     assert parsed_one(normalise.parse_arms, text) == expected

@@ -38,6 +38,9 @@ def test_a_stage_kernel_imports_only_what_its_stage_uses(notebook):
     imports = notebook_imports(NOTEBOOKS / notebook)
     assert any("mentoring_eval" in line for line in imports), imports
     script = "\n".join([*imports, "import sys", "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"])
-    loaded = set(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                                cwd=NOTEBOOKS).stdout.split())
+    loaded = set(
+        subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=NOTEBOOKS
+        ).stdout.split()
+    )
     assert not loaded & NOT_IMPORTED[notebook], f"{notebook} imports {sorted(loaded & NOT_IMPORTED[notebook])}"

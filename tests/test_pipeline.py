@@ -10,11 +10,20 @@ import nbformat
 import pytest
 
 from mentoring_eval import paths
-from mentoring_eval.pipeline import (
-    PUBLISHED_AS_OF, STAGES, RunSettings, StageFailed, all_or_nothing, execute_notebook, package_code_digest,
-    recover_interrupted_run, remove_scratch_notebooks, stage_fingerprint, strip_run_metadata,
-)
 from mentoring_eval.errors import InputError
+from mentoring_eval.pipeline import (
+    PUBLISHED_AS_OF,
+    STAGES,
+    RunSettings,
+    StageFailed,
+    all_or_nothing,
+    execute_notebook,
+    package_code_digest,
+    recover_interrupted_run,
+    remove_scratch_notebooks,
+    stage_fingerprint,
+    strip_run_metadata,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,10 +38,13 @@ def test_the_published_table_is_the_reference_only_for_the_bundled_records_at_it
     assert settings(folders={"raw_dir": tmp_path}).reference_table is None
 
 
-@pytest.mark.parametrize("change", [
-    {"as_of": date(2019, 1, 1)},
-    {"expected_minutes": 45},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"as_of": date(2019, 1, 1)},
+        {"expected_minutes": 45},
+    ],
+)
 def test_a_parameter_change_changes_every_fingerprint(change):
     before, after = settings(), settings(**change)
     for stage in STAGES:
@@ -46,8 +58,7 @@ def test_parameters_name_folders_inside_the_project_relative_to_it_and_others_ab
     inside = {stage.name: stage.parameters(settings()) for stage in STAGES}
     assert inside["clean"]["raw_dir"] == "data/raw" and inside["report"]["report_dir"] == "report"
     assert inside["site metrics"]["reference_table"] == "published"
-    assert not [value for parameters in inside.values() for value in parameters.values()
-                if str(ROOT) in str(value)]
+    assert not [value for parameters in inside.values() for value in parameters.values() if str(ROOT) in str(value)]
     outside = settings(folders={"report_dir": tmp_path / "my report"})
     assert STAGES[2].parameters(outside)["report_dir"] == str(tmp_path / "my report")
     assert paths.resolve(report_dir="report", root=ROOT).report == ROOT / "report"
@@ -64,16 +75,23 @@ def test_upstream_and_code_changes_change_the_fingerprint():
 def test_run_metadata_is_stripped_and_paths_made_relative(tmp_path):
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["papermill"] = {
-        "start_time": "2026-01-01T00:00:00", "end_time": "x", "duration": 1.5, "parameters": {"a": 1},
-        "input_path": str(tmp_path / "notebooks" / "01.ipynb"), "output_path": "/elsewhere/01.ipynb",
+        "start_time": "2026-01-01T00:00:00",
+        "end_time": "x",
+        "duration": 1.5,
+        "parameters": {"a": 1},
+        "input_path": str(tmp_path / "notebooks" / "01.ipynb"),
+        "output_path": "/elsewhere/01.ipynb",
     }
     cell = nbformat.v4.new_code_cell("1")
     cell.metadata["execution"] = {"iopub.status.busy": "t"}
     cell.metadata["papermill"] = {"start_time": "t", "end_time": "t", "duration": 0.1, "status": "completed"}
     notebook.cells.append(cell)
     stripped = strip_run_metadata(notebook, tmp_path)
-    assert stripped.metadata.papermill == {"parameters": {"a": 1}, "input_path": "notebooks/01.ipynb",
-                                           "output_path": "/elsewhere/01.ipynb"}
+    assert stripped.metadata.papermill == {
+        "parameters": {"a": 1},
+        "input_path": "notebooks/01.ipynb",
+        "output_path": "/elsewhere/01.ipynb",
+    }
     assert "execution" not in stripped.cells[0].metadata
     assert stripped.cells[0].metadata.papermill == {"status": "completed"}
 
@@ -98,10 +116,13 @@ def notebook_raising(path: Path, statement: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("statement, expected", [
-    ("raise ValueError('stage broke')", StageFailed),
-    ("from mentoring_eval.errors import InputError\nraise InputError('sites.csv: file not found')", InputError),
-])
+@pytest.mark.parametrize(
+    "statement, expected",
+    [
+        ("raise ValueError('stage broke')", StageFailed),
+        ("from mentoring_eval.errors import InputError\nraise InputError('sites.csv: file not found')", InputError),
+    ],
+)
 def test_a_failing_notebook_keeps_the_last_good_one_and_says_why(tmp_path, statement, expected):
     source = notebook_raising(tmp_path / "stage.ipynb", statement)
     target = tmp_path / "out" / "stage.ipynb"
@@ -144,8 +165,12 @@ def output_folders(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def contents(*folders: Path) -> dict[str, str]:
-    return {str(path.relative_to(folder.parent)): path.read_text()
-            for folder in folders for path in sorted(folder.rglob("*")) if path.is_file()}
+    return {
+        str(path.relative_to(folder.parent)): path.read_text()
+        for folder in folders
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
 
 
 def beside(*folders: Path) -> list[str]:

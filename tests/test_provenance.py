@@ -43,11 +43,15 @@ def test_the_recorded_digest_is_the_raw_digest_until_a_file_changes(tmp_path):
     assert provenance.recorded_inputs_digest(processed) != provenance.raw_inputs_digest(raw)
 
 
-@pytest.mark.parametrize("change", [
-    lambda raw: (raw / "notes.txt").write_text("a new input file", encoding="utf-8"),
-    lambda raw: (raw / "sites.csv").rename(raw / "sites_old.csv"),
-    lambda raw: (raw / "sites.csv").unlink(),
-], ids=["file added", "file renamed", "file removed"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda raw: (raw / "notes.txt").write_text("a new input file", encoding="utf-8"),
+        lambda raw: (raw / "sites.csv").rename(raw / "sites_old.csv"),
+        lambda raw: (raw / "sites.csv").unlink(),
+    ],
+    ids=["file added", "file renamed", "file removed"],
+)
 def test_the_raw_digest_follows_the_files_and_their_names(tmp_path, change):
     raw = raw_folder(tmp_path / "raw")
     before = provenance.raw_inputs_digest(raw)

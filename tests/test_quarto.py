@@ -19,20 +19,38 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 APPENDIX = ("01_clean", "02_site_metrics", "03_figures")
-SECTIONS = ("Summary", "Delivery of mentoring", "Mentoring and OT competency", "Mentoring and staff turnover",
-            "Mode of delivery", "Staffing and mentoring over time", "Sites needing attention now",
-            "Qualitative findings at a glance", "What the data can and cannot say", "How the records were cleaned",
-            "Reproduction of the publication", "Provenance", "Computational appendix")
+SECTIONS = (
+    "Summary",
+    "Delivery of mentoring",
+    "Mentoring and OT competency",
+    "Mentoring and staff turnover",
+    "Mode of delivery",
+    "Staffing and mentoring over time",
+    "Sites needing attention now",
+    "Qualitative findings at a glance",
+    "What the data can and cannot say",
+    "How the records were cleaned",
+    "Reproduction of the publication",
+    "Provenance",
+    "Computational appendix",
+)
 
 pytestmark = pytest.mark.skipif(
     shutil.which("quarto") is None,
     reason="no quarto command on PATH: install Quarto (quarto-cli, or the offline build of "
-           "tools/quarto-offline) to check the Quarto render")
+    "tools/quarto-offline) to check the Quarto render",
+)
 
 
 def run(*arguments: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mentoring_eval", "run", *arguments], cwd=ROOT,
-                          capture_output=True, text=True, timeout=900, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "mentoring_eval", "run", *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +60,14 @@ def rendered(tmp_path_factory) -> dict:
     result = run(*arguments)
     assert result.returncode == 0, result.stdout + result.stderr
     output = folder / "report" / "quarto"
-    return {"arguments": arguments, "stdout": result.stdout, "report": folder / "report",
-            "processed": folder / "processed", "html": output / "index.html", "pdf": output / "report.pdf"}
+    return {
+        "arguments": arguments,
+        "stdout": result.stdout,
+        "report": folder / "report",
+        "processed": folder / "processed",
+        "html": output / "index.html",
+        "pdf": output / "report.pdf",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +75,16 @@ def pdf(rendered):
     import pdfplumber
 
     with pdfplumber.open(rendered["pdf"]) as document:
-        pages = [{"width": page.width, "height": page.height, "images": len(page.images),
-                  "words": page.extract_words(use_text_flow=False, keep_blank_chars=False),
-                  "text": page.extract_text()} for page in document.pages]
+        pages = [
+            {
+                "width": page.width,
+                "height": page.height,
+                "images": len(page.images),
+                "words": page.extract_words(use_text_flow=False, keep_blank_chars=False),
+                "text": page.extract_text(),
+            }
+            for page in document.pages
+        ]
     return pages
 
 
@@ -66,8 +97,7 @@ def normalised(text: str) -> str:
 
 
 def test_the_command_prints_where_the_html_and_the_pdf_are(rendered):
-    printed = [line.removeprefix("report: ") for line in rendered["stdout"].splitlines()
-               if line.startswith("report: ")]
+    printed = [line.removeprefix("report: ") for line in rendered["stdout"].splitlines() if line.startswith("report: ")]
     assert printed == [str(rendered["html"]), str(rendered["pdf"])]
     assert rendered["html"].stat().st_size > 0 and rendered["pdf"].read_bytes().startswith(b"%PDF")
     assert "[render] quarto" in rendered["stdout"]
@@ -125,8 +155,9 @@ def test_pdf_is_a4_with_the_report_sections_numbered_and_vector_figures(rendered
     assert "Figure 6:" not in text and "?@" not in text
     # The figures are their SVGs, drawn as vectors: the only images are those the
     # SVGs embed themselves (matplotlib draws the heat map's cells as one).
-    embedded = sum(svg.read_text(encoding="utf-8").count("<image")
-                   for svg in (rendered["report"] / "figures").glob("*.svg"))
+    embedded = sum(
+        svg.read_text(encoding="utf-8").count("<image") for svg in (rendered["report"] / "figures").glob("*.svg")
+    )
     assert sum(p["images"] for p in pdf) == embedded, "a figure is a raster image, not vector"
 
 
@@ -143,7 +174,7 @@ def overlapping(words: list[dict], tolerance: float = 0.5) -> list[tuple[str, st
     found = []
     ordered = sorted(words, key=lambda w: w["top"])
     for i, word in enumerate(ordered):
-        for other in ordered[i + 1:]:
+        for other in ordered[i + 1 :]:
             if other["top"] >= word["bottom"] - tolerance:
                 break
             if min(word["x1"], other["x1"]) - max(word["x0"], other["x0"]) > tolerance:
@@ -155,8 +186,11 @@ def test_no_text_runs_off_the_page_or_over_other_text(pdf):
     """What a steering committee member would see first: a hash running off the
     edge, a table's rows printed on top of each other at the foot of a page."""
     for number, page in enumerate(pdf, start=1):
-        outside = [w["text"] for w in page["words"]
-                   if w["x0"] < 0 or w["top"] < 0 or w["x1"] > page["width"] or w["bottom"] > page["height"]]
+        outside = [
+            w["text"]
+            for w in page["words"]
+            if w["x0"] < 0 or w["top"] < 0 or w["x1"] > page["width"] or w["bottom"] > page["height"]
+        ]
         assert not outside, f"page {number}: text outside the page: {outside[:5]}"
         margin = 2 / 2.54 * 72 * 0.9  # the 2 cm margins, less a little for glyph overhang
         in_margin = [w["text"] for w in page["words"] if w["x0"] < margin - 1 or w["x1"] > page["width"] - margin + 1]
@@ -180,13 +214,15 @@ def test_every_row_of_the_long_tables_is_whole_on_one_page_under_a_repeated_head
     # each cell's words are looked for in order, a line of the page at a time.
     pages = [[normalised(line) for line in p["text"].splitlines()] for p in pdf]
     for table, cells, caption, header in (
-            (findings, findings["finding"], "FindingsreportedbytheOTs", "ThemeNPTconstructFindingReportedby"),
-            (claims, claims["claim"], "Thecountsinthepublishedtext", "ThepublishedtextsaysTextRecordsAgreeNote")):
+        (findings, findings["finding"], "FindingsreportedbytheOTs", "ThemeNPTconstructFindingReportedby"),
+        (claims, claims["claim"], "Thecountsinthepublishedtext", "ThepublishedtextsaysTextRecordsAgreeNote"),
+    ):
         start = next(number for number, lines in enumerate(pages) if any(caption in line for line in lines))
         holding = set()
         for cell in cells:
-            found = [number for number, lines in enumerate(pages) if number >= start
-                     and cell_found(cell.split(), lines)]
+            found = [
+                number for number, lines in enumerate(pages) if number >= start and cell_found(cell.split(), lines)
+            ]
             assert found, f"not whole on any page of the PDF: {cell!r}"
             holding.add(found[0])
         for number in holding:
@@ -223,7 +259,7 @@ def cell_found(words: list[str], lines: list[str]) -> bool:
             # the longest piece of what remains that this line holds
             piece = os.path.commonprefix([line[start:], remaining])
             if len(piece) >= min(len(remaining), 12):
-                remaining = remaining[len(piece):]
+                remaining = remaining[len(piece) :]
                 break
     return not remaining
 
@@ -236,18 +272,23 @@ def test_a_quarto_failure_exits_1_with_its_last_error_lines_and_keeps_the_last_g
     render is made due by forgetting the last one, as a changed input would."""
     fake = tmp_path / "bin" / "quarto"
     fake.parent.mkdir()
-    fake.write_text("#!/bin/sh\nmkdir -p quarto && echo partial > quarto/index.html\n"
-                    "printf '\\033[91mERROR: typst compile failed: unknown font\\033[39m\\n' >&2\n"
-                    "printf 'Stack trace:\\n    at renderFiles (file:///quarto/render.ts:1:1)\\n' >&2\nexit 1\n")
+    fake.write_text(
+        "#!/bin/sh\nmkdir -p quarto && echo partial > quarto/index.html\n"
+        "printf '\\033[91mERROR: typst compile failed: unknown font\\033[39m\\n' >&2\n"
+        "printf 'Stack trace:\\n    at renderFiles (file:///quarto/render.ts:1:1)\\n' >&2\nexit 1\n"
+    )
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     state_file = rendered["report"] / ".pipeline-state.json"
     saved = state_file.read_text(encoding="utf-8")
     state_file.write_text(re.sub(r'"render": \{.*?\}', '"render": {}', saved, flags=re.DOTALL), encoding="utf-8")
     before = {p: p.read_bytes() for p in rendered["report"].rglob("*") if p.is_file() and not p.name.endswith(".log")}
     try:
-        result = run(*rendered["arguments"], env={**os.environ, "PATH": f"{fake.parent}{os.pathsep}{os.environ['PATH']}"})
-        after = {p: p.read_bytes() for p in rendered["report"].rglob("*")
-                 if p.is_file() and not p.name.endswith(".log")}
+        result = run(
+            *rendered["arguments"], env={**os.environ, "PATH": f"{fake.parent}{os.pathsep}{os.environ['PATH']}"}
+        )
+        after = {
+            p: p.read_bytes() for p in rendered["report"].rglob("*") if p.is_file() and not p.name.endswith(".log")
+        }
     finally:
         state_file.write_text(saved, encoding="utf-8")
     assert result.returncode == 1, result.stdout + result.stderr

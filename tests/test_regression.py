@@ -46,8 +46,13 @@ def change_one_session(log: Path) -> int:
 
 
 def run_nbval(project: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "notebooks", "-q"],
-                          cwd=project, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "notebooks", "-q"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.mark.slow
@@ -74,7 +79,8 @@ def test_the_unchanged_copy_passes_the_same_regression_run(tmp_path):
 def tree_digest(*folders: Path) -> dict[str, str]:
     return {
         str(path.relative_to(folder.parent)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for folder in folders for path in sorted(folder.rglob("*"))
+        for folder in folders
+        for path in sorted(folder.rglob("*"))
         if path.is_file() and not path.name.endswith(".log")
     }
 
@@ -83,11 +89,18 @@ def test_two_full_runs_give_byte_identical_outputs(bundled_run):
     """The session's run of the bundled records (conftest.py): a first run, then
     ``--force`` into the same folders; every output the same bytes (the kernel's
     own log aside)."""
-    first, second = ({name: digest for name, digest in files.items() if not name.endswith(".log")}
-                     for files in (bundled_run.after_first, bundled_run.after_forced))
+    first, second = (
+        {name: digest for name, digest in files.items() if not name.endswith(".log")}
+        for files in (bundled_run.after_first, bundled_run.after_forced)
+    )
     assert first == second, sorted(name for name in first if first[name] != second.get(name))
-    expected = {"processed/site_metrics.csv", "processed/contacts.parquet", "report/figures/dose_by_site.svg",
-                "report/notebooks/04_report.ipynb", "report/report.html"}
+    expected = {
+        "processed/site_metrics.csv",
+        "processed/contacts.parquet",
+        "report/figures/dose_by_site.svg",
+        "report/notebooks/04_report.ipynb",
+        "report/report.html",
+    }
     assert expected <= set(first)
 
 
@@ -107,17 +120,30 @@ def test_two_clones_at_different_paths_give_byte_identical_outputs(tmp_path):
     parameters and metadata, the run's fingerprints and the report name folders
     relative to the project. One clone's path has a space in it."""
     clones = [clone_of_this_checkout(tmp_path / "first"), clone_of_this_checkout(tmp_path / "second clone" / "x")]
-    runs = [subprocess.Popen([sys.executable, "-m", "mentoring_eval", "run", "--renderer", "nbconvert"],
-                             cwd=clone, env={**os.environ, "PYTHONPATH": str(clone / "src")},
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for clone in clones]  # side by side: the two runs are independent
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "mentoring_eval", "run", "--renderer", "nbconvert"],
+            cwd=clone,
+            env={**os.environ, "PYTHONPATH": str(clone / "src")},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for clone in clones
+    ]  # side by side: the two runs are independent
     for run in runs:
         out, err = run.communicate(timeout=600)
         assert run.returncode == 0, out + err
     first, second = (tree_digest(clone / "data" / "processed", clone / "report") for clone in clones)
     assert first == second, sorted(name for name in first if first[name] != second.get(name))
-    expected = {"processed/site_metrics.csv", "processed/contacts.parquet", "report/figures/dose_by_site.svg",
-                "report/notebooks/01_clean.ipynb", "report/notebooks/04_report.ipynb", "report/report.html"}
+    expected = {
+        "processed/site_metrics.csv",
+        "processed/contacts.parquet",
+        "report/figures/dose_by_site.svg",
+        "report/notebooks/01_clean.ipynb",
+        "report/notebooks/04_report.ipynb",
+        "report/report.html",
+    }
     assert expected <= set(first)
     for clone in clones:
         for notebook in (clone / "report" / "notebooks").glob("*.ipynb"):

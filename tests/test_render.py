@@ -36,8 +36,9 @@ def test_requesting_quarto_without_it_is_a_clear_error(monkeypatch, tmp_path):
 def test_nbconvert_writes_one_html_file_with_the_code_hidden(tmp_path):
     notebook = nbformat.v4.new_notebook()
     code = nbformat.v4.new_code_cell("secret_variable_name = 1")
-    code.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": "Visible **finding**",
-                                                                   "text/plain": "x"})]
+    code.outputs = [
+        nbformat.v4.new_output("display_data", data={"text/markdown": "Visible **finding**", "text/plain": "x"})
+    ]
     notebook.cells = [code]
     source = tmp_path / "04_report.ipynb"
     nbformat.write(notebook, source)
@@ -51,8 +52,12 @@ def report_like_notebook(folder: Path) -> Path:
     """A notebook in <folder>/notebooks/ that shows a figure of <folder>/figures/, as the report does."""
     notebook = nbformat.v4.new_notebook()
     code = nbformat.v4.new_code_cell("Markdown(...)")
-    code.outputs = [nbformat.v4.new_output("display_data", data={
-        "text/markdown": "![Minutes](../figures/dose.svg){#fig-dose fig-alt=\"Bars\"}", "text/plain": "x"})]
+    code.outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={"text/markdown": '![Minutes](../figures/dose.svg){#fig-dose fig-alt="Bars"}', "text/plain": "x"},
+        )
+    ]
     notebook.cells = [nbformat.v4.new_markdown_cell("See @fig-dose and [the web](https://example.org)."), code]
     path = folder / "notebooks" / "04_report.ipynb"
     path.parent.mkdir(parents=True)
@@ -69,17 +74,20 @@ def test_with_quarto_hidden_auto_falls_back_to_nbconvert_and_says_so(monkeypatch
     (tmp_path / "figures").mkdir()
     (tmp_path / "figures" / "dose.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"></svg>')
     rendered = render.render(executed, tmp_path, ROOT, "auto")
-    assert (rendered.renderer, rendered.note, rendered.outputs) == ("nbconvert", "Quarto not found",
-                                                                    (tmp_path / "report.html",))
+    assert (rendered.renderer, rendered.note, rendered.outputs) == (
+        "nbconvert",
+        "Quarto not found",
+        (tmp_path / "report.html",),
+    )
     assert "Figure 1" in rendered.outputs[0].read_text(encoding="utf-8")
 
 
 def test_links_are_rebased_for_a_document_moved_up_a_folder(tmp_path):
-    text = ("![a](../figures/x.svg){#fig-x} [b](02.ipynb) [c](https://example.org/y.svg) [d](#tbl-t) "
-            "![e](/abs/z.svg)")
+    text = "![a](../figures/x.svg){#fig-x} [b](02.ipynb) [c](https://example.org/y.svg) [d](#tbl-t) ![e](/abs/z.svg)"
     assert render.rebase_links(text, tmp_path / "notebooks", tmp_path) == (
         "![a](figures/x.svg){#fig-x} [b](notebooks/02.ipynb) [c](https://example.org/y.svg) [d](#tbl-t) "
-        "![e](/abs/z.svg)")
+        "![e](/abs/z.svg)"
+    )
 
 
 def test_the_article_is_staged_at_the_folder_root_with_its_appendix_linked(tmp_path):
@@ -91,8 +99,12 @@ def test_the_article_is_staged_at_the_folder_root_with_its_appendix_linked(tmp_p
     last = staged.cells[-1].source
     assert last.startswith("## Computational appendix")
     assert "[Appendix A: cleaning](notebooks/01_clean.ipynb)" in last
-    assert nbformat.read(executed, as_version=4).cells[1].outputs[0]["data"]["text/markdown"].startswith(
-        "![Minutes](../figures/")  # the executed notebook itself is left as papermill wrote it
+    assert (
+        nbformat.read(executed, as_version=4)
+        .cells[1]
+        .outputs[0]["data"]["text/markdown"]
+        .startswith("![Minutes](../figures/")
+    )  # the executed notebook itself is left as papermill wrote it
 
 
 def test_the_project_template_is_a_manuscript_of_a_report_folder():
@@ -102,7 +114,10 @@ def test_the_project_template_is_a_manuscript_of_a_report_folder():
     assert template["project"] == {"type": "manuscript", "output-dir": "quarto"}
     assert template["manuscript"]["article"] == render.ARTICLE
     assert [entry["notebook"] for entry in template["manuscript"]["notebooks"]] == [
-        "notebooks/01_clean.ipynb", "notebooks/02_site_metrics.ipynb", "notebooks/03_figures.ipynb"]
+        "notebooks/01_clean.ipynb",
+        "notebooks/02_site_metrics.ipynb",
+        "notebooks/03_figures.ipynb",
+    ]
     assert template["execute"]["enabled"] is False
     assert template["format"]["typst"]["papersize"] == "a4"
     assert "breakable" in template["format"]["typst"]["include-in-header"]["text"]
@@ -116,10 +131,13 @@ def test_a_folder_missing_an_appendix_notebook_is_a_clear_error(monkeypatch, tmp
 
 
 def test_quartos_last_error_lines_without_colours_or_stack_trace():
-    output = ("\x1b[1m\x1b[34m[1/4] report/notebooks/01_clean.ipynb\x1b[39m\x1b[22m\n"
-              "\x1b[91mERROR: NotFound: No such file or directory (os error 2): readfile 'x.ipynb'\n"
-              "Path: x.ipynb\n\nStack trace:\n    at async renderFiles (file:///q/render-files.ts:332:9)\n"
-              "    at async quarto (file:///q/quarto.ts:198:5)\x1b[39m\n")
+    output = (
+        "\x1b[1m\x1b[34m[1/4] report/notebooks/01_clean.ipynb\x1b[39m\x1b[22m\n"
+        "\x1b[91mERROR: NotFound: No such file or directory (os error 2): readfile 'x.ipynb'\n"
+        "Path: x.ipynb\n\nStack trace:\n    at async renderFiles (file:///q/render-files.ts:332:9)\n"
+        "    at async quarto (file:///q/quarto.ts:198:5)\x1b[39m\n"
+    )
     assert render.quarto_error(output) == (
         "  [1/4] report/notebooks/01_clean.ipynb\n"
-        "  ERROR: NotFound: No such file or directory (os error 2): readfile 'x.ipynb'\n  Path: x.ipynb")
+        "  ERROR: NotFound: No such file or directory (os error 2): readfile 'x.ipynb'\n  Path: x.ipynb"
+    )

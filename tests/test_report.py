@@ -23,8 +23,13 @@ PERSONAL_DETAILS = synth.INVENTED_NAMES + synth.INVENTED_NHS_NUMBERS + synth.INV
 
 
 def run_cli(*arguments: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mentoring_eval", "run", "--renderer", "nbconvert", *arguments],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "mentoring_eval", "run", "--renderer", "nbconvert", *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def page_text(report: Path) -> str:
@@ -33,8 +38,13 @@ def page_text(report: Path) -> str:
 
 def table_rows(page: str) -> list[list[str]]:
     rows = re.findall(r"<tr[^>]*>(.*?)</tr>", page, re.DOTALL)
-    return [[html.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
-             for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.DOTALL)] for row in rows]
+    return [
+        [
+            html.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+            for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.DOTALL)
+        ]
+        for row in rows
+    ]
 
 
 def test_the_command_names_the_renderer_and_the_report(bundled_run):
@@ -47,16 +57,27 @@ def test_every_table4_value_is_in_the_report(bundled_run):
     rows = table_rows(page_text(bundled_run.report))
     published = pd.read_csv(ROOT / "data" / "reference" / "table4_published.csv")
     for record in published.itertuples(index=False):
-        expected = [str(record.site), str(record.months_in_study), str(record.total_minutes),
-                    f"{record.pct_phone_teams:.1f}", str(record.essvr_participants), str(record.ots),
-                    str(record.minutes_per_month), str(record.participants_per_ot)]
+        expected = [
+            str(record.site),
+            str(record.months_in_study),
+            str(record.total_minutes),
+            f"{record.pct_phone_teams:.1f}",
+            str(record.essvr_participants),
+            str(record.ots),
+            str(record.minutes_per_month),
+            str(record.participants_per_ot),
+        ]
         assert expected in rows, f"site {record.site}: {expected} not a row of the report's tables"
 
 
 def test_every_figure_is_embedded_with_caption_and_alt_text(bundled_run):
     page = page_text(bundled_run.report)
-    figures = re.findall(r'<figure id="(fig-[\w-]+)"[^>]*>\s*<div[^>]*aria-label="([^"]+)"[^>]*>\s*<svg.*?</svg>\s*'
-                         r"</div>\s*<figcaption><strong>(Figure \d+)\.</strong>", page, re.DOTALL)
+    figures = re.findall(
+        r'<figure id="(fig-[\w-]+)"[^>]*>\s*<div[^>]*aria-label="([^"]+)"[^>]*>\s*<svg.*?</svg>\s*'
+        r"</div>\s*<figcaption><strong>(Figure \d+)\.</strong>",
+        page,
+        re.DOTALL,
+    )
     assert [number for _, _, number in figures] == [f"Figure {n}" for n in range(1, 6)]
     assert all(len(alt) > 80 for _, alt, _ in figures)
     assert "<img" not in page  # nothing loaded from beside the page: it is self-contained
@@ -84,26 +105,36 @@ def test_the_provenance_section_lists_every_input_with_its_hash(bundled_run):
 def test_the_provenance_section_cites_the_publication_from_citation_cff(bundled_run):
     page = page_text(bundled_run.report)
     publication = provenance.cited_publication(provenance.read_citation(ROOT))
-    assert f'doi:{publication["doi"]}' in page
-    assert "Craven K, Holmes J, Powers K, Clarke S, Cripps RL, Lindley R, Phillips J, Tyerman R, McKevitt C, " \
-           "Clarke D, Radford K. Embedding mentoring to support trial processes" in page
+    assert f"doi:{publication['doi']}" in page
+    assert (
+        "Craven K, Holmes J, Powers K, Clarke S, Cripps RL, Lindley R, Phillips J, Tyerman R, McKevitt C, "
+        "Clarke D, Radford K. Embedding mentoring to support trial processes" in page
+    )
 
 
-@pytest.mark.parametrize(("author", "cited"), [
-    ({"family-names": "Cripps", "given-names": "R. L."}, "Cripps RL"),
-    ({"family-names": "Cripps", "given-names": "Rachel Louise"}, "Cripps RL"),
-    ({"family-names": "McKevitt", "given-names": "C."}, "McKevitt C"),
-    ({"family-names": "Radford"}, "Radford"),
-])
+@pytest.mark.parametrize(
+    ("author", "cited"),
+    [
+        ({"family-names": "Cripps", "given-names": "R. L."}, "Cripps RL"),
+        ({"family-names": "Cripps", "given-names": "Rachel Louise"}, "Cripps RL"),
+        ({"family-names": "McKevitt", "given-names": "C."}, "McKevitt C"),
+        ({"family-names": "Radford"}, "Radford"),
+    ],
+)
 def test_authors_are_cited_by_family_name_and_initials(author, cited):
     assert report.author_initials(author) == cited
 
 
 def test_a_reference_reads_authors_title_journal_year_and_doi_link():
-    article = {"type": "article", "title": "A title", "journal": "A Journal", "year": 2021, "doi": "10.1/x",
-               "authors": [{"family-names": "One", "given-names": "A."}, {"family-names": "Two", "given-names": "B. C."}]}
-    assert report.publication_reference(article) == \
-        "One A, Two BC. A title. *A Journal*. 2021. doi:10.1/x"
+    article = {
+        "type": "article",
+        "title": "A title",
+        "journal": "A Journal",
+        "year": 2021,
+        "doi": "10.1/x",
+        "authors": [{"family-names": "One", "given-names": "A."}, {"family-names": "Two", "given-names": "B. C."}],
+    }
+    assert report.publication_reference(article) == "One A, Two BC. A title. *A Journal*. 2021. doi:10.1/x"
     software = {"title": "tool: what it does", "version": "1.2.3", "references": [article]}
     paragraph = report.citation_paragraph(software)
     assert report.publication_reference(article) in paragraph and "tool version 1.2.3" in paragraph
@@ -152,8 +183,13 @@ def test_every_cross_reference_in_the_report_has_its_label(bundled_run):
 
 def test_report_tables_and_figures_are_markdown_so_typst_can_render_them(bundled_run):
     notebook = nbformat.read(bundled_run.report / "notebooks" / "04_report.ipynb", as_version=4)
-    kinds = {kind for cell in notebook.cells if cell.cell_type == "code"
-             for output in cell.outputs for kind in output.get("data", {})}
+    kinds = {
+        kind
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        for kind in output.get("data", {})
+    }
     assert "text/markdown" in kinds and "text/html" not in kinds and "image/png" not in kinds
     assert notebook.cells[0].cell_type == "raw" and render.front_matter(notebook)["title"]
 
@@ -173,32 +209,67 @@ def own_trial(tmp_path_factory) -> Path:
     """Three sites of another trial, numbered 101-103, with a cut-off of 1 July 2021."""
     raw = tmp_path_factory.mktemp("own") / "raw"
     raw.mkdir()
-    write_csv(raw / "sites.csv", ["Site", "Opened_On"],
-              [["101", "2021-01-20"], ["S102", "15/03/2021"], ["site 103", "2021-08-01"]])
-    write_csv(raw / "participants.csv", ["participant_id", "site", "arm", "randomised_on"],
-              [["a", 101, "ESSVR", "2021-02-01"], ["b", 101, "essvr", "2021-06-30"], ["c", 101, "ESSVR", "2021-07-01"],
-               ["d", 102, "usual care", "2021-04-01"], ["e", 102, "ESSVR", "2021-04-02"]])
-    write_csv(raw / "ots.csv", ["ot_id", "site", "started_on", "left_on", "leave_reason"],
-              [["A", 101, "2021-01-01", "2021-04-10", "new job"], ["B", 101, "2021-01-01", "", ""],
-               ["C", 101, "2021-05-01", "", ""], ["D", 102, "2021-03-01", "", ""]])
-    write_csv(raw / "competency.csv", ["ot_id", "assessed_on", "score"],
-              [["A", "2021-02-01", 50], ["B", "2021-02-01", 80], ["D", "2021-04-01", 90]])
-    write_csv(raw / "mentoring_log.csv", ["date", "site", "mentor", "ots", "mode", "minutes", "kind", "notes"], [
-        ["05/01/2021", "101", "M1", "A", "phone", "60", "", "first month counts"],
-        ["2021-02-10", "Site 101 & S102", "M1", "A;D", "Teams", "1h30", "planned", "joint, before 102 opened"],
-        ["2021-03-10", "101 and 102", "M1", "A;D", "teams", "1:00", "planned", ""],
-        ["10 Mar 2021", "101 and 102", "M1", "A;D", "MS Teams", "60 mins", "Planned", "the same session again"],
-        ["2021-04-02", "S102", "M2", "D", "email", "15", "ad hoc", ""],
-        ["2021-06-30", "101", "M2", "C", "sms", "5 min", "ad hoc", ""],
-        ["2021-07-01", "101", "M2", "C", "phone", "30", "additional", "on the cut-off: not counted"],
-        ["2021-06-01", "104", "M2", "", "phone", "30", "", "unknown site"],
-    ])
+    write_csv(
+        raw / "sites.csv",
+        ["Site", "Opened_On"],
+        [["101", "2021-01-20"], ["S102", "15/03/2021"], ["site 103", "2021-08-01"]],
+    )
+    write_csv(
+        raw / "participants.csv",
+        ["participant_id", "site", "arm", "randomised_on"],
+        [
+            ["a", 101, "ESSVR", "2021-02-01"],
+            ["b", 101, "essvr", "2021-06-30"],
+            ["c", 101, "ESSVR", "2021-07-01"],
+            ["d", 102, "usual care", "2021-04-01"],
+            ["e", 102, "ESSVR", "2021-04-02"],
+        ],
+    )
+    write_csv(
+        raw / "ots.csv",
+        ["ot_id", "site", "started_on", "left_on", "leave_reason"],
+        [
+            ["A", 101, "2021-01-01", "2021-04-10", "new job"],
+            ["B", 101, "2021-01-01", "", ""],
+            ["C", 101, "2021-05-01", "", ""],
+            ["D", 102, "2021-03-01", "", ""],
+        ],
+    )
+    write_csv(
+        raw / "competency.csv",
+        ["ot_id", "assessed_on", "score"],
+        [["A", "2021-02-01", 50], ["B", "2021-02-01", 80], ["D", "2021-04-01", 90]],
+    )
+    write_csv(
+        raw / "mentoring_log.csv",
+        ["date", "site", "mentor", "ots", "mode", "minutes", "kind", "notes"],
+        [
+            ["05/01/2021", "101", "M1", "A", "phone", "60", "", "first month counts"],
+            ["2021-02-10", "Site 101 & S102", "M1", "A;D", "Teams", "1h30", "planned", "joint, before 102 opened"],
+            ["2021-03-10", "101 and 102", "M1", "A;D", "teams", "1:00", "planned", ""],
+            ["10 Mar 2021", "101 and 102", "M1", "A;D", "MS Teams", "60 mins", "Planned", "the same session again"],
+            ["2021-04-02", "S102", "M2", "D", "email", "15", "ad hoc", ""],
+            ["2021-06-30", "101", "M2", "C", "sms", "5 min", "ad hoc", ""],
+            ["2021-07-01", "101", "M2", "C", "phone", "30", "additional", "on the cut-off: not counted"],
+            ["2021-06-01", "104", "M2", "", "phone", "30", "", "unknown site"],
+        ],
+    )
     return raw
 
 
 def test_a_users_own_trial_gets_its_own_correct_table4(own_trial, tmp_path):
-    result = run_cli("--raw", str(own_trial), "--processed", str(tmp_path / "p"), "--report", str(tmp_path / "r"),
-                     "--as-of", "2021-07-01", "--expected-minutes", "45")
+    result = run_cli(
+        "--raw",
+        str(own_trial),
+        "--processed",
+        str(tmp_path / "p"),
+        "--report",
+        str(tmp_path / "r"),
+        "--as-of",
+        "2021-07-01",
+        "--expected-minutes",
+        "45",
+    )
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(tmp_path / "p" / "site_metrics.csv")
     # Worked by hand. Site 103 opens after the cut-off: absent. Site 101, Jan-Jun: 6 months;
@@ -206,16 +277,18 @@ def test_a_users_own_trial_gets_its_own_correct_table4(own_trial, tmp_path):
     # spoken; participants a and b (c is on the cut-off); OTs A, B and C. Site 102 opened mid-March:
     # Mar-Jun, 4 months; the March joint session (not February's, before its opening month) and an
     # email; participant e only (d is usual care).
-    expected = pd.DataFrame({
-        "site": [101, 102],
-        "months_in_study": [6, 4],
-        "total_minutes": [215, 75],
-        "pct_phone_teams": [97.7, 80.0],
-        "essvr_participants": [2, 1],
-        "ots": [3, 1],
-        "minutes_per_month": [36, 19],
-        "participants_per_ot": [1, 1],
-    })
+    expected = pd.DataFrame(
+        {
+            "site": [101, 102],
+            "months_in_study": [6, 4],
+            "total_minutes": [215, 75],
+            "pct_phone_teams": [97.7, 80.0],
+            "essvr_participants": [2, 1],
+            "ots": [3, 1],
+            "minutes_per_month": [36, 19],
+            "participants_per_ot": [1, 1],
+        }
+    )
     pd.testing.assert_frame_equal(table[expected.columns.tolist()], expected, check_dtype=False)
     quarantine = pd.read_csv(tmp_path / "p" / "quarantine.csv")
     assert quarantine["reason"].tolist() == ["unknown site"]
@@ -229,6 +302,7 @@ def test_figure_markdown_carries_caption_label_and_alt_text_for_quarto():
 
     index = {"dose_by_site": {"caption": "Minutes by site", "alt_text": 'Bar chart; site 7 "highest"', "title": "t"}}
     markdown = report.figure_markdown("dose_by_site", "dose", index)
-    assert markdown == ("![Minutes by site](../figures/dose_by_site.svg)"
-                        "{#fig-dose fig-alt=\"Bar chart; site 7 'highest'\"}")
+    assert markdown == (
+        "![Minutes by site](../figures/dose_by_site.svg){#fig-dose fig-alt=\"Bar chart; site 7 'highest'\"}"
+    )
     assert render.FIGURE_DEFINITION.fullmatch(markdown)["alt"] == "Bar chart; site 7 'highest'"

@@ -7,7 +7,6 @@ import re
 
 import pandas as pd
 import pytest
-from test_metrics import AS_OF, make_ots, make_sites, records_reproducing
 
 from mentoring_eval.metrics import dose_band, ot_departures, table4
 from mentoring_eval.paths import project_root
@@ -22,6 +21,7 @@ from mentoring_eval.reproduction import (
     reproduction_verdict,
     text_claims,
 )
+from test_metrics import AS_OF, make_ots, make_sites, records_reproducing
 
 ROOT = project_root()
 REFERENCE = ROOT / "data" / "reference"
@@ -132,17 +132,13 @@ def _seed_table4(seed_text: str) -> pd.DataFrame:
 
 
 def test_published_table_file_is_the_seeds_table(published, seed_text):
-    pd.testing.assert_frame_equal(
-        published.astype("float64"), _seed_table4(seed_text), check_dtype=False
-    )
+    pd.testing.assert_frame_equal(published.astype("float64"), _seed_table4(seed_text), check_dtype=False)
 
 
 def _quotes(node) -> list[str]:
     if isinstance(node, dict):
         return [
-            quote
-            for key, value in node.items()
-            for quote in ([value] if key.endswith("quote") else _quotes(value))
+            quote for key, value in node.items() for quote in ([value] if key.endswith("quote") else _quotes(value))
         ]
     if isinstance(node, list):
         return [quote for item in node for quote in _quotes(item)]
@@ -191,7 +187,10 @@ def _sites_in(sentence: str) -> list[int]:
         (r"expected 60 minutes of mentoring per month \(sites ([\d, and]+)\)", ("close_to_expected", "sites")),
         (r"OT turnover at 7 sites \(sites ([\d, and]+)\)", ("turnover_sites",)),
         (r"competency assessments \(sites ([\d, and]+)\)", ("low_competency_sites",)),
-        (r"less confident about delivering the intervention \(sites ([\d, and]+)\)", ("additional_support_reasons", "less_confident_ots")),
+        (
+            r"less confident about delivering the intervention \(sites ([\d, and]+)\)",
+            ("additional_support_reasons", "less_confident_ots"),
+        ),
         (r"management issues \(sites ([\d, and]+)\)", ("additional_support_reasons", "site_specific_issues")),
         (r"in sites ([\d and]+), OTs being", ("additional_support_reasons", "larger_caseloads")),
     ],
@@ -266,9 +265,7 @@ def test_named_qualitative_findings(fragment, group, n):
 
 def test_qualitative_loader_refuses_impossible_counts(tmp_path):
     path = tmp_path / "findings.csv"
-    path.write_text(
-        "theme,npt_construct,finding,group,n,of,quote_source\nT,,too many,OTs,20,19,\n", encoding="utf-8"
-    )
+    path.write_text("theme,npt_construct,finding,group,n,of,quote_source\nT,,too many,OTs,20,19,\n", encoding="utf-8")
     with pytest.raises(ValueError, match="too many"):
         load_qualitative_findings(path)
 

@@ -111,16 +111,13 @@ def test_published_averages_are_reproduced_from_published_totals():
 def test_pythons_round_gets_sites_2_3_12_13_and_15_wrong():
     published = _published()
     python_minutes = [
-        round(total / months)
-        for total, months in zip(published["total_minutes"], published["months_in_study"])
+        round(total / months) for total, months in zip(published["total_minutes"], published["months_in_study"])
     ]
     python_per_ot = [
-        round(participants / ots)
-        for participants, ots in zip(published["essvr_participants"], published["ots"])
+        round(participants / ots) for participants, ots in zip(published["essvr_participants"], published["ots"])
     ]
     wrong = published.loc[
-        (published["minutes_per_month"] != python_minutes)
-        | (published["participants_per_ot"] != python_per_ot),
+        (published["minutes_per_month"] != python_minutes) | (published["participants_per_ot"] != python_per_ot),
         "site",
     ]
     assert wrong.tolist() == [2, 3, 12, 13, 15]

@@ -29,9 +29,27 @@ PAGE_LINE = re.compile(r"\[site \d+/\d+\] site \d+ +(done in \d+\.\d s|skipped \
 
 
 def run_sites(*arguments: str, raw: Path, folder: Path, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mentoring_eval", "sites", "--renderer", "nbconvert", "--raw", str(raw),
-                           "--processed", str(folder / "processed"), "--report", str(folder / "report"), *arguments],
-                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mentoring_eval",
+            "sites",
+            "--renderer",
+            "nbconvert",
+            "--raw",
+            str(raw),
+            "--processed",
+            str(folder / "processed"),
+            "--report",
+            str(folder / "report"),
+            *arguments,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 # ---------------------------------------------------------------- a second, differently shaped trial
@@ -100,8 +118,14 @@ def other_trial(tmp_path_factory) -> dict:
         (raw / name).write_text(text, encoding="utf-8")
     result = run_sites("--as-of", OTHER_AS_OF, "--expected-minutes", str(OTHER_EXPECTED), raw=raw, folder=folder)
     assert result.returncode == 0, result.stdout + result.stderr
-    return {"raw": raw, "folder": folder, "processed": folder / "processed", "sites": folder / "report" / "sites",
-            "stdout": result.stdout, "as_of": OTHER_AS_OF}
+    return {
+        "raw": raw,
+        "folder": folder,
+        "processed": folder / "processed",
+        "sites": folder / "report" / "sites",
+        "stdout": result.stdout,
+        "as_of": OTHER_AS_OF,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +133,14 @@ def bundled(tmp_path_factory) -> dict:
     folder = tmp_path_factory.mktemp("bundled_sites")
     result = run_sites(raw=ROOT / "data" / "raw", folder=folder)
     assert result.returncode == 0, result.stdout + result.stderr
-    return {"raw": ROOT / "data" / "raw", "folder": folder, "processed": folder / "processed",
-            "sites": folder / "report" / "sites", "stdout": result.stdout, "as_of": "2020-04-01"}
+    return {
+        "raw": ROOT / "data" / "raw",
+        "folder": folder,
+        "processed": folder / "processed",
+        "sites": folder / "report" / "sites",
+        "stdout": result.stdout,
+        "as_of": "2020-04-01",
+    }
 
 
 # ---------------------------------------------------------------- reading a page
@@ -118,8 +148,13 @@ def bundled(tmp_path_factory) -> dict:
 
 def table_rows(page: str) -> list[list[str]]:
     rows = re.findall(r"<tr[^>]*>(.*?)</tr>", page, re.DOTALL)
-    return [[html.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
-             for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.DOTALL)] for row in rows]
+    return [
+        [
+            html.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+            for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.DOTALL)
+        ]
+        for row in rows
+    ]
 
 
 def first_row(rows: list[list[str]], label: str) -> list[str]:
@@ -132,8 +167,11 @@ def page_of(run: dict, site: int) -> str:
 
 def expected_cells(row: pd.Series) -> dict[str, str]:
     """The site's Table 4 cells as its page must print them."""
-    return {header.split(" [")[0]: report.format_value(row[column], 1 if column == "pct_phone_teams" else None)
-            for column, header in report.TABLE4_HEADERS.items() if column != "site"}
+    return {
+        header.split(" [")[0]: report.format_value(row[column], 1 if column == "pct_phone_teams" else None)
+        for column, header in report.TABLE4_HEADERS.items()
+        if column != "site"
+    }
 
 
 def assert_page_matches_site_metrics(run: dict) -> int:
@@ -143,8 +181,11 @@ def assert_page_matches_site_metrics(run: dict) -> int:
         rows = table_rows(page_of(run, site))
         for label, cell in expected_cells(pd.Series(row)).items():
             assert first_row(rows, label)[1] == cell, f"site {site}, {label}"
-        for mode, column in (("Phone", "phone_minutes"), ("Microsoft Teams", "teams_minutes"),
-                             ("Written (email or SMS)", "written_minutes")):
+        for mode, column in (
+            ("Phone", "phone_minutes"),
+            ("Microsoft Teams", "teams_minutes"),
+            ("Written (email or SMS)", "written_minutes"),
+        ):
             assert first_row(rows, mode)[1] == str(row[column]), f"site {site}, {mode}"
         assert first_row(rows, "all kinds")[2] == str(row["total_minutes"]), f"site {site}: contacts by kind"
         ot_rows = [r for r in rows if r and re.fullmatch(r"[A-Z]+\d+", r[0])]
@@ -176,8 +217,13 @@ def test_the_index_lists_every_site_with_its_headline_numbers_and_flags(bundled)
     attention = pd.read_csv(bundled["processed"] / "attention.csv")
     for record in table4.itertuples():
         row = first_row(rows, f"Site {record.site}")
-        assert row[1:6] == [str(record.months_in_study), str(record.total_minutes), str(record.minutes_per_month),
-                            f"{record.pct_phone_teams:.1f}", str(record.ots)]
+        assert row[1:6] == [
+            str(record.months_in_study),
+            str(record.total_minutes),
+            str(record.minutes_per_month),
+            f"{record.pct_phone_teams:.1f}",
+            str(record.ots),
+        ]
         reasons = attention.loc[attention["site"] == record.site, "reason"].tolist()
         assert row[6] == ("; ".join(reasons) if reasons else "no")
         assert f'href="site-{record.site}.html"' in index
@@ -193,11 +239,20 @@ def test_a_site_opening_after_the_cut_off_is_left_out_and_an_error_when_named(ot
     assert not (other_trial["sites"] / f"site-{OPENS_LATER_SITE}.html").exists()
     assert f"Site {OPENS_LATER_SITE}" not in (other_trial["sites"] / "index.html").read_text(encoding="utf-8")
     for missing in (OPENS_LATER_SITE, 9):
-        result = run_sites("--as-of", OTHER_AS_OF, "--expected-minutes", str(OTHER_EXPECTED), "--site", str(missing),
-                           raw=other_trial["raw"], folder=other_trial["folder"])
+        result = run_sites(
+            "--as-of",
+            OTHER_AS_OF,
+            "--expected-minutes",
+            str(OTHER_EXPECTED),
+            "--site",
+            str(missing),
+            raw=other_trial["raw"],
+            folder=other_trial["folder"],
+        )
         assert result.returncode == 2, result.stdout + result.stderr
-        assert result.stderr.strip() == (f"error: site {missing} is not in the run as of {OTHER_AS_OF} "
-                                         "(sites opened by then: 1–3)")
+        assert result.stderr.strip() == (
+            f"error: site {missing} is not in the run as of {OTHER_AS_OF} (sites opened by then: 1–3)"
+        )
 
 
 def test_a_site_with_no_contacts_gets_a_page_of_zeros(other_trial):
@@ -237,11 +292,18 @@ def test_nothing_personal_reaches_the_site_pages(bundled, other_trial):
 
 def test_a_rerun_with_nothing_changed_redoes_no_page(other_trial):
     before = {path: path.stat().st_mtime_ns for path in other_trial["sites"].rglob("*.html")}
-    result = run_sites("--as-of", OTHER_AS_OF, "--expected-minutes", str(OTHER_EXPECTED), raw=other_trial["raw"],
-                       folder=other_trial["folder"])
+    result = run_sites(
+        "--as-of",
+        OTHER_AS_OF,
+        "--expected-minutes",
+        str(OTHER_EXPECTED),
+        raw=other_trial["raw"],
+        folder=other_trial["folder"],
+    )
     assert result.returncode == 0, result.stderr
     assert [line for line in result.stdout.splitlines() if PAGE_LINE.fullmatch(line)] == [
-        f"[site {n}/3] site {n}    skipped (unchanged)" for n in (1, 2, 3)]
+        f"[site {n}/3] site {n}    skipped (unchanged)" for n in (1, 2, 3)
+    ]
     assert {path: path.stat().st_mtime_ns for path in other_trial["sites"].rglob("*.html")} == before
 
 
@@ -250,8 +312,16 @@ def test_a_page_is_the_same_bytes_whichever_sites_ran_before_it_in_the_kernel(ot
     page = other_trial["sites"] / "site-3.html"
     made_third = executed.read_bytes(), page.read_bytes()
     page.unlink()
-    result = run_sites("--as-of", OTHER_AS_OF, "--expected-minutes", str(OTHER_EXPECTED), "--site", "3",
-                       raw=other_trial["raw"], folder=other_trial["folder"])
+    result = run_sites(
+        "--as-of",
+        OTHER_AS_OF,
+        "--expected-minutes",
+        str(OTHER_EXPECTED),
+        "--site",
+        "3",
+        raw=other_trial["raw"],
+        folder=other_trial["folder"],
+    )
     assert result.returncode == 0, result.stderr
     assert "[site 1/1] site 3    done in" in result.stdout
     assert (executed.read_bytes(), page.read_bytes()) == made_third
@@ -260,10 +330,16 @@ def test_a_page_is_the_same_bytes_whichever_sites_ran_before_it_in_the_kernel(ot
 def test_a_failure_part_way_leaves_the_last_good_pages(other_trial, tmp_path):
     folder = tmp_path / "copy"
     shutil.copytree(other_trial["folder"], folder, symlinks=True)
-    settings = RunSettings(paths=paths.resolve(other_trial["raw"], folder / "processed", folder / "report"),
-                           as_of=pd.Timestamp(OTHER_AS_OF).date(), expected_minutes=OTHER_EXPECTED)
-    before = {p.relative_to(folder): p.read_bytes() for p in sorted((folder / "report" / "sites").rglob("*"))
-              if p.is_file() and p.name != site_pages.STATE_FILE}
+    settings = RunSettings(
+        paths=paths.resolve(other_trial["raw"], folder / "processed", folder / "report"),
+        as_of=pd.Timestamp(OTHER_AS_OF).date(),
+        expected_minutes=OTHER_EXPECTED,
+    )
+    before = {
+        p.relative_to(folder): p.read_bytes()
+        for p in sorted((folder / "report" / "sites").rglob("*"))
+        if p.is_file() and p.name != site_pages.STATE_FILE
+    }
 
     def interrupted(line: str) -> None:
         if "site 2 " in line and "done" in line:
@@ -271,8 +347,11 @@ def test_a_failure_part_way_leaves_the_last_good_pages(other_trial, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         site_pages.run_site_pages(settings, renderer="nbconvert", force=True, say=interrupted)
-    after = {p.relative_to(folder): p.read_bytes() for p in sorted((folder / "report" / "sites").rglob("*"))
-             if p.is_file() and p.name != site_pages.STATE_FILE}
+    after = {
+        p.relative_to(folder): p.read_bytes()
+        for p in sorted((folder / "report" / "sites").rglob("*"))
+        if p.is_file() and p.name != site_pages.STATE_FILE
+    }
     assert after == before
 
 
@@ -296,16 +375,21 @@ def test_the_previous_month_machinery_at_the_runs_own_cut_off_gives_site_metrics
             again = site_report.site_as_of(trial, int(site), run["as_of"], run["as_of"], expected)
             row = table4.loc[table4["site"] == site].iloc[0]
             assert again.row[list(table4.columns)].astype(str).tolist() == row.astype(str).tolist(), f"site {site}"
-            assert again.attention[["reason", "detail"]].values.tolist() == \
-                site_report.site_attention(trial.metrics.attention, int(site)).values.tolist()
+            assert (
+                again.attention[["reason", "detail"]].values.tolist()
+                == site_report.site_attention(trial.metrics.attention, int(site)).values.tolist()
+            )
 
 
 @pytest.mark.skipif(render.find_quarto() is None, reason="Quarto is not installed here")
 def test_with_quarto_each_page_is_html_and_a_typst_pdf(other_trial, tmp_path):
     folder = tmp_path / "copy"
     shutil.copytree(other_trial["folder"], folder, symlinks=True)
-    settings = RunSettings(paths=paths.resolve(other_trial["raw"], folder / "processed", folder / "report"),
-                           as_of=pd.Timestamp(OTHER_AS_OF).date(), expected_minutes=OTHER_EXPECTED)
+    settings = RunSettings(
+        paths=paths.resolve(other_trial["raw"], folder / "processed", folder / "report"),
+        as_of=pd.Timestamp(OTHER_AS_OF).date(),
+        expected_minutes=OTHER_EXPECTED,
+    )
     lines: list[str] = []
     made = site_pages.make_site_pages(settings, [ONLY_OT_LEFT_SITE], "quarto", False, lines.append)
     sites = folder / "report" / "sites"
@@ -326,8 +410,11 @@ def test_beside_a_report_in_a_subfolder_the_index_copy_links_from_there(other_tr
     itself (Quarto copies what it links): that copy must link the real pages."""
     folder = tmp_path / "copy"
     shutil.copytree(other_trial["folder"], folder, symlinks=True)
-    settings = RunSettings(paths=paths.resolve(other_trial["raw"], folder / "processed", folder / "report"),
-                           as_of=pd.Timestamp(OTHER_AS_OF).date(), expected_minutes=OTHER_EXPECTED)
+    settings = RunSettings(
+        paths=paths.resolve(other_trial["raw"], folder / "processed", folder / "report"),
+        as_of=pd.Timestamp(OTHER_AS_OF).date(),
+        expected_minutes=OTHER_EXPECTED,
+    )
     main_report = folder / "report" / "quarto" / "index.html"
     site_pages.make_site_pages(settings, None, "nbconvert", False, lambda line: None, main_report=main_report)
     copy = (main_report.parent / "sites" / "index.html").read_text(encoding="utf-8")

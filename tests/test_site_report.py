@@ -8,18 +8,34 @@ import pytest
 from mentoring_eval import report, site_report
 from mentoring_eval.errors import InputError
 
-TABLE4 = pd.DataFrame({
-    "site": [1, 2, 3], "months_in_study": [10, 8, 3], "total_minutes": [600, 240, 0],
-    "pct_phone_teams": [95.5, 100.0, None], "essvr_participants": [10, 5, 1], "ots": [2, 1, 1],
-    "minutes_per_month": [60, 30, 0], "participants_per_ot": [5, 5, 1],
-    "phone_minutes": [500, 200, 0], "teams_minutes": [73, 40, 0], "written_minutes": [27, 0, 0],
-    "dose_band": ["close", "below", "below"],
-}).astype({"pct_phone_teams": "Float64"})
+TABLE4 = pd.DataFrame(
+    {
+        "site": [1, 2, 3],
+        "months_in_study": [10, 8, 3],
+        "total_minutes": [600, 240, 0],
+        "pct_phone_teams": [95.5, 100.0, None],
+        "essvr_participants": [10, 5, 1],
+        "ots": [2, 1, 1],
+        "minutes_per_month": [60, 30, 0],
+        "participants_per_ot": [5, 5, 1],
+        "phone_minutes": [500, 200, 0],
+        "teams_minutes": [73, 40, 0],
+        "written_minutes": [27, 0, 0],
+        "dose_band": ["close", "below", "below"],
+    }
+).astype({"pct_phone_teams": "Float64"})
 
 
-@pytest.mark.parametrize("sites, words", [
-    ([1, 2, 3, 4], "1–4"), ([3, 1, 2, 7, 9], "1–3, 7 and 9"), ([1, 2], "1, 2"), ([1, 2, 5], "1, 2 and 5"), ([4], "4"),
-])
+@pytest.mark.parametrize(
+    "sites, words",
+    [
+        ([1, 2, 3, 4], "1–4"),
+        ([3, 1, 2, 7, 9], "1–3, 7 and 9"),
+        ([1, 2], "1, 2"),
+        ([1, 2, 5], "1, 2 and 5"),
+        ([4], "4"),
+    ],
+)
 def test_sites_in_words_collapses_runs(sites, words):
     assert site_report.sites_in_words(pd.Series(sites)) == words
 
@@ -58,11 +74,16 @@ def contacts(*rows: tuple[str, float, bool]) -> pd.DataFrame:
 
 
 def test_contacts_by_kind_shows_every_kind_and_the_total():
-    table = site_report.contacts_by_kind(contacts(("planned", 60.0, True), ("ad hoc", 5.0, True),
-                                                  ("planned", 45.0, True)))
+    table = site_report.contacts_by_kind(
+        contacts(("planned", 60.0, True), ("ad hoc", 5.0, True), ("planned", 45.0, True))
+    )
     assert table.values.tolist() == [["planned", 2, 105], ["additional", 0, 0], ["ad hoc", 1, 5], ["total", 3, 110]]
     assert site_report.contacts_by_kind(contacts()).values.tolist() == [
-        ["planned", 0, 0], ["additional", 0, 0], ["ad hoc", 0, 0], ["total", 0, 0]]
+        ["planned", 0, 0],
+        ["additional", 0, 0],
+        ["ad hoc", 0, 0],
+        ["total", 0, 0],
+    ]
 
 
 def test_a_page_whose_contacts_disagree_with_site_metrics_fails():
@@ -71,21 +92,24 @@ def test_a_page_whose_contacts_disagree_with_site_metrics_fails():
         site_report.check_against_site_metrics(by_kind, TABLE4, 2, "2020-04-01")
 
 
-@pytest.mark.parametrize("as_of, previous", [("2020-04-01", "2020-03-01"), ("2020-03-31", "2020-02-29"),
-                                             ("2020-01-15", "2019-12-15")])
+@pytest.mark.parametrize(
+    "as_of, previous", [("2020-04-01", "2020-03-01"), ("2020-03-31", "2020-02-29"), ("2020-01-15", "2019-12-15")]
+)
 def test_the_previous_cut_off_is_one_calendar_month_earlier(as_of, previous):
     assert site_report.previous_cutoff(as_of) == pd.Timestamp(previous)
 
 
 def test_attention_on_a_page_uses_the_main_reports_words():
-    attention = pd.DataFrame({"site": [1, 2], "reason": ["OT left and not replaced"] * 2,
-                              "detail": ["1 OT left and not replaced"] * 2})
+    attention = pd.DataFrame(
+        {"site": [1, 2], "reason": ["OT left and not replaced"] * 2, "detail": ["1 OT left and not replaced"] * 2}
+    )
     words = site_report.attention_markdown(attention, 2, "2020-04-01", 60)
     assert words.startswith("As of 1 April 2020, site 2 needs attention (1 rule fired). " + report.attention_rules(60))
     assert "| OT left and not replaced | 1 OT left and not replaced |" in words
     assert "| Why | Detail |" in words
     assert site_report.attention_markdown(attention, 3, "2020-04-01", 60) == (
-        "As of 1 April 2020, site 3 does not need attention. " + report.attention_rules(60))
+        "As of 1 April 2020, site 3 does not need attention. " + report.attention_rules(60)
+    )
 
 
 def test_flag_changes_say_what_was_raised_cleared_and_kept():
@@ -93,8 +117,12 @@ def test_flag_changes_say_what_was_raised_cleared_and_kept():
         return pd.DataFrame({"reason": list(reasons)})
 
     since = "since 1 March 2020"
-    assert site_report._flag_changes(flags("a", "b"), flags("b", "c"), since) == \
-        "Attention flags raised since 1 March 2020: c; cleared since 1 March 2020: a; still: b."
-    assert site_report._flag_changes(flags("b"), flags("b"), since) == \
-        "Attention flags unchanged since 1 March 2020: still b."
+    assert (
+        site_report._flag_changes(flags("a", "b"), flags("b", "c"), since)
+        == "Attention flags raised since 1 March 2020: c; cleared since 1 March 2020: a; still: b."
+    )
+    assert (
+        site_report._flag_changes(flags("b"), flags("b"), since)
+        == "Attention flags unchanged since 1 March 2020: still b."
+    )
     assert site_report._flag_changes(flags(), flags(), since) == "Attention flags: none then or now."

@@ -259,9 +259,13 @@ ON_RAW = {
 ON_CLEAN = {
     "joint minutes split between sites": (joint_minutes_split, "total_minutes"),
     "contacts before the opening month counted": (
-        partial(out_of_window_counted, flag=clean.BEFORE_OPENING), "total_minutes"),
+        partial(out_of_window_counted, flag=clean.BEFORE_OPENING),
+        "total_minutes",
+    ),
     "contacts on or after the cut-off counted": (
-        partial(out_of_window_counted, flag=clean.ON_OR_AFTER_CUT_OFF), "total_minutes"),
+        partial(out_of_window_counted, flag=clean.ON_OR_AFTER_CUT_OFF),
+        "total_minutes",
+    ),
     "window from the opening day, not month": (window_from_opening_day, "total_minutes"),
     "ESSVR participants of any date counted": (participants_of_any_date, "essvr_participants"),
     "usual-care participants counted": (participants_of_any_arm, "essvr_participants"),

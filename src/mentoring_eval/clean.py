@@ -41,8 +41,18 @@ BEFORE_OPENING = "before opening"
 ON_OR_AFTER_CUT_OFF = "on or after cut-off"
 WINDOW_FLAGS = ("", BEFORE_OPENING, ON_OR_AFTER_CUT_OFF)
 CONTACT_COLUMNS = (
-    "source_file", "source_line", "date", "site", "joint", "mentor", "ots",
-    "mode", "minutes", "kind", "in_window", "window_flag",
+    "source_file",
+    "source_line",
+    "date",
+    "site",
+    "joint",
+    "mentor",
+    "ots",
+    "mode",
+    "minutes",
+    "kind",
+    "in_window",
+    "window_flag",
 )
 QUARANTINE_COLUMNS = ("source_file", "source_line", "reason", *LOG_COLUMNS)
 

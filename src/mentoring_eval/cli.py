@@ -18,16 +18,24 @@ from mentoring_eval import paths
 from mentoring_eval.errors import InputError
 from mentoring_eval.locking import FolderBusy
 from mentoring_eval.pipeline import (
-    KERNEL_LOG, PUBLISHED_AS_OF, STAGES, RunSettings, StageFailed, execute_notebook, run_pipeline,
+    KERNEL_LOG,
+    PUBLISHED_AS_OF,
+    STAGES,
+    RunSettings,
+    StageFailed,
+    execute_notebook,
+    run_pipeline,
 )
 from mentoring_eval.render import RENDERERS, RenderError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_BUSY = 75  # EX_TEMPFAIL of sysexits.h: try again later (another run is using the folders)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a run stopped by Ctrl-C
-EXIT_STATUSES = (f"exit status: {EXIT_OK} success; {EXIT_BAD_INPUT} bad input (one line on standard error); "
-                 f"{EXIT_BUSY} another run is using an output folder (with --no-wait); {EXIT_INTERRUPTED} "
-                 f"interrupted (Ctrl-C); {EXIT_FAILED} anything else")
+EXIT_STATUSES = (
+    f"exit status: {EXIT_OK} success; {EXIT_BAD_INPUT} bad input (one line on standard error); "
+    f"{EXIT_BUSY} another run is using an output folder (with --no-wait); {EXIT_INTERRUPTED} "
+    f"interrupted (Ctrl-C); {EXIT_FAILED} anything else"
+)
 
 
 def _iso_date(text: str) -> date:
@@ -61,16 +69,34 @@ def _add_run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--raw", metavar="DIR", help="raw records folder (default: data/raw)")
     command.add_argument("--processed", metavar="DIR", help="stage outputs folder (default: data/processed)")
     command.add_argument("--report", metavar="DIR", help="report folder (default: report)")
-    command.add_argument("--as-of", type=_iso_date, default=PUBLISHED_AS_OF, metavar="YYYY-MM-DD",
-                         help=f"cut-off date (default: {PUBLISHED_AS_OF.isoformat()}, the publication's)")
-    command.add_argument("--expected-minutes", type=_positive_minutes, default=60, metavar="N",
-                         help="expected mentoring minutes per site per month (default: 60)")
-    command.add_argument("--renderer", choices=RENDERERS, default="auto",
-                         help="auto: Quarto when installed, else nbconvert (default: auto)")
+    command.add_argument(
+        "--as-of",
+        type=_iso_date,
+        default=PUBLISHED_AS_OF,
+        metavar="YYYY-MM-DD",
+        help=f"cut-off date (default: {PUBLISHED_AS_OF.isoformat()}, the publication's)",
+    )
+    command.add_argument(
+        "--expected-minutes",
+        type=_positive_minutes,
+        default=60,
+        metavar="N",
+        help="expected mentoring minutes per site per month (default: 60)",
+    )
+    command.add_argument(
+        "--renderer",
+        choices=RENDERERS,
+        default="auto",
+        help="auto: Quarto when installed, else nbconvert (default: auto)",
+    )
     command.add_argument("--force", action="store_true", help="rerun every stage even if nothing changed")
-    command.add_argument("--no-wait", dest="wait", action="store_false",
-                         help="if another run is using the output folders, exit at once with status "
-                              f"{EXIT_BUSY} instead of waiting for it to finish (default: wait)")
+    command.add_argument(
+        "--no-wait",
+        dest="wait",
+        action="store_false",
+        help="if another run is using the output folders, exit at once with status "
+        f"{EXIT_BUSY} instead of waiting for it to finish (default: wait)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,13 +104,24 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineErrors)
     run = commands.add_parser("run", help="clean, compute, draw and render the report", epilog=EXIT_STATUSES)
     _add_run_options(run)
-    sites = commands.add_parser("sites", help="the run, then a feedback page for every site (or those named) "
-                                              "and report/sites/index.html", epilog=EXIT_STATUSES)
+    sites = commands.add_parser(
+        "sites",
+        help="the run, then a feedback page for every site (or those named) and report/sites/index.html",
+        epilog=EXIT_STATUSES,
+    )
     _add_run_options(sites)
-    sites.add_argument("--site", type=_site_number, action="append", metavar="N",
-                       help="only this site (repeat for several; default: every site open at the cut-off)")
-    commands.add_parser("baselines", help="re-execute the notebooks in place with their default parameters "
-                                          "(the nbval baselines), after an intended change")
+    sites.add_argument(
+        "--site",
+        type=_site_number,
+        action="append",
+        metavar="N",
+        help="only this site (repeat for several; default: every site open at the cut-off)",
+    )
+    commands.add_parser(
+        "baselines",
+        help="re-execute the notebooks in place with their default parameters "
+        "(the nbval baselines), after an intended change",
+    )
     return parser
 
 
@@ -104,8 +141,9 @@ def _settings(args: argparse.Namespace) -> RunSettings:
 def command_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     print(f"RETAKE mentoring report as of {settings.as_of.isoformat()} from {_shown(settings.paths.raw)}", flush=True)
-    rendered = run_pipeline(settings, args.renderer, args.force, say=lambda line: print(line, flush=True),
-                            wait=args.wait)
+    rendered = run_pipeline(
+        settings, args.renderer, args.force, say=lambda line: print(line, flush=True), wait=args.wait
+    )
     for output in rendered.outputs:
         print(f"report: {_shown(output)}")
     return EXIT_OK
@@ -115,10 +153,12 @@ def command_sites(args: argparse.Namespace) -> int:
     from mentoring_eval.site_pages import run_site_pages
 
     settings = _settings(args)
-    print(f"RETAKE mentoring site pages as of {settings.as_of.isoformat()} from {_shown(settings.paths.raw)}",
-          flush=True)
-    rendered, pages = run_site_pages(settings, args.site, args.renderer, args.force,
-                                     say=lambda line: print(line, flush=True), wait=args.wait)
+    print(
+        f"RETAKE mentoring site pages as of {settings.as_of.isoformat()} from {_shown(settings.paths.raw)}", flush=True
+    )
+    rendered, pages = run_site_pages(
+        settings, args.site, args.renderer, args.force, say=lambda line: print(line, flush=True), wait=args.wait
+    )
     for output in rendered.outputs:
         print(f"report: {_shown(output)}")
     print(f"site pages: {_shown(pages.index)} ({len(pages.pages)} sites, {pages.renderer})")
@@ -153,9 +193,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except StageFailed as error:
-        print(f"error: stage {error.stage} failed: {error.error_name}: {error.error_value}\n"
-              f"  the failed notebook is {_shown(error.notebook)}; the last good report is untouched",
-              file=sys.stderr)
+        print(
+            f"error: stage {error.stage} failed: {error.error_name}: {error.error_value}\n"
+            f"  the failed notebook is {_shown(error.notebook)}; the last good report is untouched",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     except RenderError as error:
         print(f"error: {error}", file=sys.stderr)

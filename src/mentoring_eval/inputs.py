@@ -131,15 +131,18 @@ def _parse_csv(path: Path, convert: pacsv.ConvertOptions) -> pa.Table:
     _require_utf8(path, data)
     lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
     try:
-        fast = pacsv.read_csv(pa.BufferReader(data), parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
-                              convert_options=convert)
+        fast = pacsv.read_csv(
+            pa.BufferReader(data), parse_options=pacsv.ParseOptions(ignore_empty_lines=False), convert_options=convert
+        )
         if fast.num_rows + 1 == lines:
             return fast
     except pa.ArrowInvalid:
         pass  # perhaps a line break inside quotes: the safe mode decides
-    return pacsv.read_csv(pa.BufferReader(data),
-                          parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
-                          convert_options=convert)
+    return pacsv.read_csv(
+        pa.BufferReader(data),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+        convert_options=convert,
+    )
 
 
 def read_csv_table(path: Path, required: Sequence[str], text_type: pa.DataType = pa.string()) -> pd.DataFrame:
@@ -234,8 +237,7 @@ def find_log(raw_dir: Path) -> Path:
         raise InputError(f"{LOG_STEM}.csv: file not found in {raw_dir} (nor {LOG_STEM}.xlsx)")
     if len(found) > 1:
         raise InputError(
-            f"{LOG_STEM}.csv and {LOG_STEM}.xlsx are both in {raw_dir}: "
-            "it is ambiguous which is the log; keep only one"
+            f"{LOG_STEM}.csv and {LOG_STEM}.xlsx are both in {raw_dir}: it is ambiguous which is the log; keep only one"
         )
     return found[0]
 

@@ -31,7 +31,9 @@ def notebook_imports(notebook: Path) -> list[str]:
     """The top-level ``import`` and ``from ... import`` lines of the
     notebook's code cells, in order."""
     cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    sources = ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]  # a list of lines, or one string
+    sources = [
+        "".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"
+    ]  # a list of lines, or one string
     return [line for source in sources for line in source.splitlines() if line.startswith(("import ", "from "))]
 
 
@@ -54,8 +56,12 @@ class StageKernel:
         self.manager: AsyncKernelManager = AsyncKernelManager(kernel_name=notebook_kernel_name(notebook))
         run_sync(self.manager.start_kernel)(cwd=str(notebook.parent), stderr=self._log)
         self._stopping = threading.Event()
-        self._warm_up = threading.Thread(target=self._import, args=("\n".join(notebook_imports(notebook)),),
-                                         name=f"warm-up {notebook.name}", daemon=True)
+        self._warm_up = threading.Thread(
+            target=self._import,
+            args=("\n".join(notebook_imports(notebook)),),
+            name=f"warm-up {notebook.name}",
+            daemon=True,
+        )
         self._warm_up.start()
 
     def _import(self, code: str) -> None:

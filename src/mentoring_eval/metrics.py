@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
+
 import numpy as np
 import pandas as pd
 
@@ -82,11 +83,8 @@ def study_sites(sites: pd.DataFrame, as_of: DateLike) -> pd.DataFrame:
     opened = sites.loc[sites["opened_on"] < cutoff, ["site", "opened_on"]]
     return (
         opened.assign(
-            window_start=opened["opened_on"].dt.normalize()
-            - pd.to_timedelta(opened["opened_on"].dt.day - 1, unit="D"),
-            months_in_study=(month_number(cutoff) - month_number(opened["opened_on"])).astype(
-                "int64"
-            ),
+            window_start=opened["opened_on"].dt.normalize() - pd.to_timedelta(opened["opened_on"].dt.day - 1, unit="D"),
+            months_in_study=(month_number(cutoff) - month_number(opened["opened_on"])).astype("int64"),
         )
         .sort_values("site", kind="stable")
         .reset_index(drop=True)
@@ -125,9 +123,7 @@ def ots_in_window(ots: pd.DataFrame, sites: pd.DataFrame, as_of: DateLike) -> pd
     cutoff = as_timestamp(as_of)
     window_start = _window_start_of(ots["site"], study_sites(sites, cutoff))
     overlaps = (
-        window_start.notna()
-        & (ots["started_on"] < cutoff)
-        & (ots["left_on"].isna() | (ots["left_on"] >= window_start))
+        window_start.notna() & (ots["started_on"] < cutoff) & (ots["left_on"].isna() | (ots["left_on"] >= window_start))
     )
     return ots.loc[overlaps]
 
@@ -153,9 +149,7 @@ def dose_band(
         ["below", "above"],
         "close",
     )
-    return pd.Series(band, index=minutes_per_month.index, dtype=object).where(
-        distance.notna().to_numpy(bool), None
-    )
+    return pd.Series(band, index=minutes_per_month.index, dtype=object).where(distance.notna().to_numpy(bool), None)
 
 
 def table4(
@@ -186,20 +180,13 @@ def table4(
 
     counted = counted_contacts(contacts, sites, cutoff)
     minutes_by_mode = (
-        counted.assign(
-            **{
-                f"{mode}_minutes": counted["minutes"].where(counted["mode"] == mode, 0.0)
-                for mode in MODES
-            }
-        )
+        counted.assign(**{f"{mode}_minutes": counted["minutes"].where(counted["mode"] == mode, 0.0) for mode in MODES})
         .groupby("site")[["minutes", *MODE_MINUTES_COLUMNS]]
         .sum()
         .reindex(site_index, fill_value=0.0)
     )
     essvr_participants = (
-        participants.loc[
-            (participants["arm"] == ESSVR_ARM) & (participants["randomised_on"] < cutoff)
-        ]
+        participants.loc[(participants["arm"] == ESSVR_ARM) & (participants["randomised_on"] < cutoff)]
         .groupby("site")
         .size()
         .reindex(site_index, fill_value=0)
@@ -225,9 +212,7 @@ def table4(
         index=site_index,
     )
     return (
-        table.assign(
-            dose_band=lambda t: dose_band(t["minutes_per_month"], expected_minutes, close_margin)
-        )
+        table.assign(dose_band=lambda t: dose_band(t["minutes_per_month"], expected_minutes, close_margin))
         .reset_index()
         .astype({"site": "int64"})
         .loc[:, list(SITE_METRICS_COLUMNS)]
@@ -337,10 +322,9 @@ def ot_departures(
         .merge(joiners, on="site", suffixes=("", "_joiner"))
         .loc[
             lambda pairs: (
-                pairs["started_on_joiner"]
-                >= pairs["left_on"] - pd.Timedelta(days=replacement_lead_days)
+                (pairs["started_on_joiner"] >= pairs["left_on"] - pd.Timedelta(days=replacement_lead_days))
+                & (pairs["started_on_joiner"] > pairs["started_on"])
             )
-            & (pairs["started_on_joiner"] > pairs["started_on"])
         ]
         .sort_values(["site", "left_on", "ot_id", "started_on_joiner", "ot_id_joiner"], kind="stable")
     )
@@ -426,9 +410,7 @@ def _group_row(factor: str, group: str, members: pd.DataFrame) -> dict:
         "factor": factor,
         "group": group,
         "n_sites": len(with_minutes),
-        "mean_minutes_per_month": ratio_half_up(
-            float(with_minutes["minutes_per_month"].sum()), len(with_minutes), 1
-        ),
+        "mean_minutes_per_month": ratio_half_up(float(with_minutes["minutes_per_month"].sum()), len(with_minutes), 1),
         "sites": ", ".join(str(site) for site in sorted(members["site"])),
     }
 
@@ -449,11 +431,7 @@ def spearman_association(
     seed: deterministic either way. With n sites this is exploratory: an association, not an effect of
     mentoring. ``rho`` is NA with fewer than 3 sites or a constant variable.
     """
-    pairs = (
-        site_metrics[["site", x]]
-        .merge(site_profile[["site", y]], on="site", how="inner")
-        .dropna(subset=[x, y])
-    )
+    pairs = site_metrics[["site", x]].merge(site_profile[["site", y]], on="site", how="inner").dropna(subset=[x, y])
     x_values = pairs[x].to_numpy(dtype=float)
     y_values = pairs[y].to_numpy(dtype=float)
     n = len(pairs)
@@ -464,9 +442,7 @@ def spearman_association(
         "rho": pd.NA,
         "p_value": pd.NA,
         "p_value_method": "",
-        "interpretation": (
-            f"exploratory: {n} sites; an association, not an effect of mentoring"
-        ),
+        "interpretation": (f"exploratory: {n} sites; an association, not an effect of mentoring"),
     }
     if n < 3 or np.ptp(x_values) == 0 or np.ptp(y_values) == 0:
         row["p_value_method"] = "not computed: fewer than 3 sites or no variation"

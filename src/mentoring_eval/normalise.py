@@ -27,8 +27,20 @@ _NAMED_MONTH_DATE = re.compile(r"^(?P<day>\d{1,2}) (?P<month>[a-z]+) (?P<year>\d
 MONTH_NAMES = {
     name: number
     for number, full in enumerate(
-        ("january", "february", "march", "april", "may", "june", "july",
-         "august", "september", "october", "november", "december"),
+        (
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ),
         start=1,
     )
     for name in (full, full[:3])
@@ -50,13 +62,26 @@ _MINUTES_HOURS_AND_MINUTES = re.compile(
 )
 
 MODES = {
-    "phone": "phone", "telephone": "phone", "tel": "phone", "teleconference": "phone",
-    "teams": "teams", "ms teams": "teams", "microsoft teams": "teams", "video": "teams",
-    "email": "written", "e-mail": "written", "sms": "written", "text": "written",
+    "phone": "phone",
+    "telephone": "phone",
+    "tel": "phone",
+    "teleconference": "phone",
+    "teams": "teams",
+    "ms teams": "teams",
+    "microsoft teams": "teams",
+    "video": "teams",
+    "email": "written",
+    "e-mail": "written",
+    "sms": "written",
+    "text": "written",
 }
 KINDS = {
-    "": "planned", "planned": "planned", "additional": "additional",
-    "ad hoc": "ad hoc", "ad-hoc": "ad hoc", "adhoc": "ad hoc",
+    "": "planned",
+    "planned": "planned",
+    "additional": "additional",
+    "ad hoc": "ad hoc",
+    "ad-hoc": "ad hoc",
+    "adhoc": "ad hoc",
 }
 ARMS = {"essvr": "ESSVR", "usual care": "usual care"}
 

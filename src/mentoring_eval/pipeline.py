@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported where used: importing it costs a second, and a no-change rerun needs none
@@ -72,36 +71,54 @@ def _folder(path: Path, s: RunSettings) -> str:
 
 
 def _clean_parameters(s: RunSettings) -> dict:
-    return {"raw_dir": _folder(s.paths.raw, s), "processed_dir": _folder(s.paths.processed, s),
-            "as_of": s.as_of.isoformat()}
+    return {
+        "raw_dir": _folder(s.paths.raw, s),
+        "processed_dir": _folder(s.paths.processed, s),
+        "as_of": s.as_of.isoformat(),
+    }
 
 
 def _metrics_parameters(s: RunSettings) -> dict:
     # "published" is the notebook's own name for the bundled reference table.
-    return {"processed_dir": _folder(s.paths.processed, s), "as_of": s.as_of.isoformat(),
-            "expected_minutes": s.expected_minutes,
-            "reference_table": "published" if s.reference_table else ""}
+    return {
+        "processed_dir": _folder(s.paths.processed, s),
+        "as_of": s.as_of.isoformat(),
+        "expected_minutes": s.expected_minutes,
+        "reference_table": "published" if s.reference_table else "",
+    }
 
 
 def _figures_parameters(s: RunSettings) -> dict:
-    return {"processed_dir": _folder(s.paths.processed, s), "report_dir": _folder(s.paths.report, s),
-            "expected_minutes": s.expected_minutes}
+    return {
+        "processed_dir": _folder(s.paths.processed, s),
+        "report_dir": _folder(s.paths.report, s),
+        "expected_minutes": s.expected_minutes,
+    }
 
 
 def _report_parameters(s: RunSettings) -> dict:
-    return {"raw_dir": _folder(s.paths.raw, s), "processed_dir": _folder(s.paths.processed, s),
-            "report_dir": _folder(s.paths.report, s), "as_of": s.as_of.isoformat(),
-            "expected_minutes": s.expected_minutes}
+    return {
+        "raw_dir": _folder(s.paths.raw, s),
+        "processed_dir": _folder(s.paths.processed, s),
+        "report_dir": _folder(s.paths.report, s),
+        "as_of": s.as_of.isoformat(),
+        "expected_minutes": s.expected_minutes,
+    }
 
 
 STAGES = (
-    Stage("clean", "01_clean.ipynb", _clean_parameters,
-          lambda s: [s.paths.processed / n for n in ("contacts.parquet", "quarantine.csv", "cleaning_summary.json",
-                                                    INPUT_RECORD)]),
-    Stage("site metrics", "02_site_metrics.ipynb", _metrics_parameters,
-          lambda s: [s.paths.processed / "site_metrics.csv"]),
-    Stage("figures", "03_figures.ipynb", _figures_parameters,
-          lambda s: [s.paths.report / "figures"]),
+    Stage(
+        "clean",
+        "01_clean.ipynb",
+        _clean_parameters,
+        lambda s: [
+            s.paths.processed / n for n in ("contacts.parquet", "quarantine.csv", "cleaning_summary.json", INPUT_RECORD)
+        ],
+    ),
+    Stage(
+        "site metrics", "02_site_metrics.ipynb", _metrics_parameters, lambda s: [s.paths.processed / "site_metrics.csv"]
+    ),
+    Stage("figures", "03_figures.ipynb", _figures_parameters, lambda s: [s.paths.report / "figures"]),
     Stage("report", "04_report.ipynb", _report_parameters),
 )
 
@@ -123,8 +140,15 @@ def package_code_digest(package: Path = Path(__file__).parent) -> str:
 
 def stage_fingerprint(stage: Stage, settings: RunSettings, upstream: str, code: str) -> str:
     notebook = settings.paths.notebooks / stage.notebook
-    payload = json.dumps({"notebook": sha256_of_file(notebook), "parameters": stage.parameters(settings),
-                          "code": code, "upstream": upstream}, sort_keys=True)
+    payload = json.dumps(
+        {
+            "notebook": sha256_of_file(notebook),
+            "parameters": stage.parameters(settings),
+            "code": code,
+            "upstream": upstream,
+        },
+        sort_keys=True,
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -176,8 +200,15 @@ def stderr_to(log: Path) -> Iterator[None]:
             os.close(saved)
 
 
-def execute_notebook(source: Path, target: Path, parameters: dict | None, root: Path, stage: str,
-                     kernel_log: Path, kernel: StageKernel | None = None) -> None:
+def execute_notebook(
+    source: Path,
+    target: Path,
+    parameters: dict | None,
+    root: Path,
+    stage: str,
+    kernel_log: Path,
+    kernel: StageKernel | None = None,
+) -> None:
     """Execute ``source`` into ``target`` in the notebook's own folder (as nbval
     and JupyterLab do); ``target`` is replaced only when execution succeeds.
     ``kernel``: one already started for this notebook (else papermill starts one)."""
@@ -190,9 +221,15 @@ def execute_notebook(source: Path, target: Path, parameters: dict | None, root: 
         kernel.wait_for_imports()
     try:
         with stderr_to(kernel_log):
-            papermill.execute_notebook(str(source), str(scratch), parameters=parameters or None,
-                                       cwd=str(source.parent), progress_bar=False, log_output=False,
-                                       **({"km": kernel.manager} if kernel else {}))
+            papermill.execute_notebook(
+                str(source),
+                str(scratch),
+                parameters=parameters or None,
+                cwd=str(source.parent),
+                progress_bar=False,
+                log_output=False,
+                **({"km": kernel.manager} if kernel else {}),
+            )
     except papermill.PapermillExecutionError as error:
         if error.ename == "InputError":  # the user's input: the one-line message says it all
             scratch.unlink(missing_ok=True)
@@ -226,7 +263,9 @@ def executed_notebook_path(settings: RunSettings, stage: Stage) -> Path:
     return settings.paths.report / EXECUTED_FOLDER / stage.notebook
 
 
-def run_stages(settings: RunSettings, force: bool = False, say: Callable[[str], None] = print) -> tuple[list[Path], str]:
+def run_stages(
+    settings: RunSettings, force: bool = False, say: Callable[[str], None] = print
+) -> tuple[list[Path], str]:
     """Run (or skip) every stage in order; returns the executed notebooks and
     the last stage's fingerprint. The output folders must exist
     (:func:`prepare_output_folders`)."""
@@ -252,9 +291,17 @@ def run_stages(settings: RunSettings, force: bool = False, say: Callable[[str], 
     return executed, upstream
 
 
-def _run_or_skip(settings: RunSettings, state: dict, code: str, number: int, stage: Stage, upstream: str | None,
-                 ahead: StageKernel | None, kernel_log: Path,
-                 say: Callable[[str], None]) -> tuple[StageKernel | None, str | None]:
+def _run_or_skip(
+    settings: RunSettings,
+    state: dict,
+    code: str,
+    number: int,
+    stage: Stage,
+    upstream: str | None,
+    ahead: StageKernel | None,
+    kernel_log: Path,
+    say: Callable[[str], None],
+) -> tuple[StageKernel | None, str | None]:
     """Run ``stage`` unless nothing it depends on changed; returns the kernel
     started for the next stage (if this one ran) and this stage's fingerprint."""
     state_path = settings.paths.report / STATE_FILE
@@ -274,11 +321,15 @@ def _run_or_skip(settings: RunSettings, state: dict, code: str, number: int, sta
     notebook = settings.paths.notebooks / stage.notebook
     kernel = ahead or StageKernel(notebook, kernel_log)
     following = STAGES.index(stage) + 1
-    ahead = StageKernel(settings.paths.notebooks / STAGES[following].notebook, kernel_log) \
-        if following < len(STAGES) else None
+    ahead = (
+        StageKernel(settings.paths.notebooks / STAGES[following].notebook, kernel_log)
+        if following < len(STAGES)
+        else None
+    )
     try:
-        execute_notebook(notebook, target, stage.parameters(settings), settings.paths.root, stage.name,
-                         kernel_log, kernel)
+        execute_notebook(
+            notebook, target, stage.parameters(settings), settings.paths.root, stage.name, kernel_log, kernel
+        )
     except BaseException:
         if ahead is not None:
             ahead.shutdown()
@@ -342,8 +393,10 @@ def recover_interrupted_run(folders: list[Path], say: Callable[[str], None] = pr
     succeeded = any(_being_discarded(snapshot).exists() for snapshot in snapshots.values())
     to_restore = {folder: snapshot for folder, snapshot in snapshots.items() if snapshot.is_dir() and not succeeded}
     if to_restore:
-        say(f"an earlier run was interrupted: {' and '.join(map(str, to_restore))} put back as the last good run "
-            "left them")
+        say(
+            f"an earlier run was interrupted: {' and '.join(map(str, to_restore))} put back as the last good run "
+            "left them"
+        )
     for folder, snapshot in snapshots.items():
         shutil.rmtree(_being_built(snapshot), ignore_errors=True)
         shutil.rmtree(_being_discarded(snapshot), ignore_errors=True)
@@ -411,8 +464,13 @@ def prepare_output_folders(settings: RunSettings) -> None:
             raise InputError(f"{folder}: output folder is not writable")
 
 
-def run_pipeline(settings: RunSettings, renderer: str = "auto", force: bool = False,
-                 say: Callable[[str], None] = print, wait: bool = True) -> Rendered:
+def run_pipeline(
+    settings: RunSettings,
+    renderer: str = "auto",
+    force: bool = False,
+    say: Callable[[str], None] = print,
+    wait: bool = True,
+) -> Rendered:
     """Every stage, then the render, each skipped when nothing it depends on
     changed; all or nothing: a failure leaves the last good outputs as they were.
 
@@ -448,14 +506,20 @@ def _run_and_render(settings: RunSettings, renderer: str, force: bool, say: Call
     options = sha256_of_file(template) if chosen == "quarto" and template.is_file() else ""
     render_key = hashlib.sha256(f"{report_fingerprint}:{chosen}:{options}".encode()).hexdigest()
     previous = state.get("render", {})
-    if not force and previous.get("key") == render_key and previous.get("outputs") \
-            and all((settings.paths.report / p).exists() for p in previous["outputs"]):
+    if (
+        not force
+        and previous.get("key") == render_key
+        and previous.get("outputs")
+        and all((settings.paths.report / p).exists() for p in previous["outputs"])
+    ):
         say(f"[render] {chosen} skipped (unchanged)")
         return Rendered(chosen, tuple(settings.paths.report / p for p in previous["outputs"]), why)
     started = time.perf_counter()
     rendered = render(executed[-1], settings.paths.report, settings.paths.root, chosen)
     say(f"[render] {rendered.renderer} ({why}) in {time.perf_counter() - started:.1f} s")
-    state["render"] = {"key": render_key,
-                       "outputs": [str(p.relative_to(settings.paths.report)) for p in rendered.outputs]}
+    state["render"] = {
+        "key": render_key,
+        "outputs": [str(p.relative_to(settings.paths.report)) for p in rendered.outputs],
+    }
     _write_state(state_path, state)
     return rendered

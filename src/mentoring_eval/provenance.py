@@ -48,8 +48,11 @@ def input_file_hashes(folder: Path) -> pd.DataFrame:
 
     files = input_files(folder)
     return pd.DataFrame(
-        {"file": [p.name for p in files], "bytes": [p.stat().st_size for p in files],
-         "sha256": [sha256_of_file(p) for p in files]}
+        {
+            "file": [p.name for p in files],
+            "bytes": [p.stat().st_size for p in files],
+            "sha256": [sha256_of_file(p) for p in files],
+        }
     )
 
 
@@ -104,10 +107,16 @@ def git_commit(folder: Path) -> str:
     """The commit of the checkout ``folder`` is in, with "+ uncommitted changes"
     when the work tree differs; "unknown" outside git."""
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=folder,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{head} + uncommitted changes" if dirty else head

@@ -56,7 +56,8 @@ def choose_renderer(requested: str) -> tuple[str, str]:
 
 # Quarto's cross-reference syntax, as the report writes it (see mentoring_eval.report).
 FIGURE_DEFINITION = re.compile(
-    r'!\[(?P<caption>[^\]]*)\]\((?P<path>[^)\s]+)\)\{#(?P<label>fig-[\w-]+)(?:\s+fig-alt="(?P<alt>[^"]*)")?\}')
+    r'!\[(?P<caption>[^\]]*)\]\((?P<path>[^)\s]+)\)\{#(?P<label>fig-[\w-]+)(?:\s+fig-alt="(?P<alt>[^"]*)")?\}'
+)
 TABLE_CAPTION = re.compile(r"^: (?P<caption>.+?) \{#(?P<label>tbl-[\w-]+)\}[ \t]*$", re.MULTILINE)
 REFERENCE = re.compile(r"@(?P<label>(?:fig|tbl)-[\w-]+)")
 KIND_NAMES = {"fig": "Figure", "tbl": "Table"}
@@ -117,14 +118,16 @@ def cross_reference_numbers(notebook: nbformat.NotebookNode) -> dict[str, str]:
 
 def _inline_svg(path: Path) -> str:
     svg = path.read_text(encoding="utf-8")
-    return svg[svg.index("<svg"):]
+    return svg[svg.index("<svg") :]
 
 
 def _figure_html(match: re.Match, number: str, base: Path) -> str:
     alt = html.escape(match["alt"] or match["caption"], quote=True)
-    return (f'<figure id="{match["label"]}" style="margin:1.5em 0">'
-            f'<div role="img" aria-label="{alt}">{_inline_svg(base / match["path"])}</div>'
-            f'<figcaption><strong>{number}.</strong> {html.escape(match["caption"])}</figcaption></figure>')
+    return (
+        f'<figure id="{match["label"]}" style="margin:1.5em 0">'
+        f'<div role="img" aria-label="{alt}">{_inline_svg(base / match["path"])}</div>'
+        f"<figcaption><strong>{number}.</strong> {html.escape(match['caption'])}</figcaption></figure>"
+    )
 
 
 def _caption_above_table(text: str, numbers: dict[str, str]) -> str:
@@ -134,7 +137,7 @@ def _caption_above_table(text: str, numbers: dict[str, str]) -> str:
         caption = TABLE_CAPTION.fullmatch(block.strip())
         if caption and index > 0:
             blocks[index] = blocks[index - 1]
-            blocks[index - 1] = f'**{numbers[caption["label"]]}.** {caption["caption"]}'
+            blocks[index - 1] = f"**{numbers[caption['label']]}.** {caption['caption']}"
     return "\n\n".join(blocks)
 
 
@@ -171,12 +174,19 @@ def html_exporter():
     Building one loads its templates; a caller rendering many pages keeps one."""
     from nbconvert import HTMLExporter
 
-    return HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
-                        exclude_output_prompt=True, exclude_raw=True, embed_images=True)
+    return HTMLExporter(
+        template_name="lab",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        exclude_raw=True,
+        embed_images=True,
+    )
 
 
-def self_contained_html(notebook: nbformat.NotebookNode, base: Path, exporter=None,
-                        target_folder: Path | None = None) -> str:
+def self_contained_html(
+    notebook: nbformat.NotebookNode, base: Path, exporter=None, target_folder: Path | None = None
+) -> str:
     """An executed notebook as one self-contained HTML page: cross-references
     resolved, figures inline, no code, no scripts from the web. ``base`` is
     the folder the notebook's figure paths and links are relative to; links
@@ -202,8 +212,12 @@ def render_with_nbconvert(executed_report: Path, report_dir: Path) -> Rendered:
     import nbformat
 
     target = report_dir / NBCONVERT_REPORT
-    write_replacing(target, self_contained_html(nbformat.read(executed_report, as_version=4), executed_report.parent,
-                                                target_folder=report_dir))
+    write_replacing(
+        target,
+        self_contained_html(
+            nbformat.read(executed_report, as_version=4), executed_report.parent, target_folder=report_dir
+        ),
+    )
     return Rendered("nbconvert", (target,))
 
 
@@ -226,20 +240,26 @@ def load_quarto_template(project_root: Path) -> dict:
 def rebase_links(text: str, source: Path, target: Path) -> str:
     """Relative Markdown links and images written for a document in folder
     ``source``, rewritten for the same document moved to folder ``target``."""
+
     def rebased(match: re.Match) -> str:
         link = match["target"]
         if re.match(r"[a-z][a-z0-9+.-]*:|[#/]", link, re.IGNORECASE):  # a URL, an anchor, an absolute path
             return match[0]
         moved = Path(os.path.relpath(source / link, target)).as_posix()
         return f"{match['head']}{moved}{match['tail']}"
+
     return MARKDOWN_TARGET.sub(rebased, text)
 
 
 def appendix_markdown(notebooks: list[dict]) -> str:
     """The article's last section: the notebooks of its computational appendix,
     linked (Quarto links each to its rendered page) and named for print."""
-    lines = ["## Computational appendix", "",
-             "The executed notebooks this report was computed with, each with its code and outputs:", ""]
+    lines = [
+        "## Computational appendix",
+        "",
+        "The executed notebooks this report was computed with, each with its code and outputs:",
+        "",
+    ]
     lines += [f"- [{entry['title']}]({entry['notebook']}) (`{entry['notebook']}`)" for entry in notebooks]
     return "\n".join(lines)
 
@@ -265,8 +285,11 @@ def stage_article(executed: Path, folder: Path, notebooks: list[dict], article: 
 
 def quarto_error(output: str, lines: int = 12) -> str:
     """Quarto's own last error lines, without colour codes or its stack trace."""
-    kept = [line.rstrip() for line in ANSI_ESCAPE.sub("", output).splitlines()
-            if line.strip() and not line.startswith("    at ") and line.strip() != "Stack trace:"]
+    kept = [
+        line.rstrip()
+        for line in ANSI_ESCAPE.sub("", output).splitlines()
+        if line.strip() and not line.startswith("    at ") and line.strip() != "Stack trace:"
+    ]
     return "\n".join("  " + line for line in kept[-lines:])
 
 
@@ -308,9 +331,11 @@ def render_quarto_manuscript(executed: Path, folder: Path, template: dict, artic
     stage_article(executed, folder, notebooks, article)
     project_file = folder / QUARTO_TEMPLATE
     scratch = project_file.with_name(f".{project_file.name}.tmp")
-    scratch.write_text("# Written by mentoring_eval from the project's _quarto.yml: `quarto render` here renders "
-                       "this folder again.\n" + yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
-                       encoding="utf-8")
+    scratch.write_text(
+        "# Written by mentoring_eval from the project's _quarto.yml: `quarto render` here renders "
+        "this folder again.\n" + yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
+        encoding="utf-8",
+    )
     os.replace(scratch, project_file)
     completed = subprocess.run([quarto, "render"], cwd=folder, capture_output=True, text=True)
     _remove(folder / ".quarto")  # Quarto's scratch: caches nothing a rerun needs (nothing is executed)
@@ -320,8 +345,10 @@ def render_quarto_manuscript(executed: Path, folder: Path, template: dict, artic
     pdf = output_dir / Path(article).with_suffix(".pdf").name
     missing = [path for path in (html_page, pdf) if not path.is_file()]
     if missing:
-        raise RenderError(f"quarto render did not write {', '.join(map(str, missing))}:\n"
-                          f"{quarto_error(completed.stdout + completed.stderr)}")
+        raise RenderError(
+            f"quarto render did not write {', '.join(map(str, missing))}:\n"
+            f"{quarto_error(completed.stdout + completed.stderr)}"
+        )
     return Rendered("quarto", (html_page, pdf))
 
 

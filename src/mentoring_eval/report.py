@@ -7,7 +7,6 @@ real tables for both HTML and Typst PDF, and nbconvert renders as HTML.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -17,8 +16,8 @@ import pandas as pd
 from mentoring_eval.metrics import DEFAULT_CLOSE_MARGIN, DEFAULT_REPLACEMENT_LEAD_DAYS
 from mentoring_eval.provenance import cited_publication
 from mentoring_eval.rounding import ratio_half_up
-from mentoring_eval.wording import join_words, plural
 from mentoring_eval.synth import SYNTHETIC_MANIFEST  # noqa: F401  (the report looks it up in data/reference)
+from mentoring_eval.wording import join_words, plural
 
 if TYPE_CHECKING:  # the stages module (and what it imports) only for type checkers: the clean notebook needs none of it
     from mentoring_eval.stages import SiteMetrics
@@ -73,8 +72,9 @@ def column_weights(cells: list[list[str]], line: int = LINE_CHARACTERS) -> list[
     word runs into the next column. Two characters a column are the cell's
     padding."""
     header, body = cells[0], cells[1:] or [[""] * len(cells[0])]
-    longest_word = [max((len(word) for text in column for word in text.split()), default=1) + 2
-                    for column in zip(header, *body)]
+    longest_word = [
+        max((len(word) for text in column for word in text.split()), default=1) + 2 for column in zip(header, *body)
+    ]
     widest = [max(len(text) for text in column) + 2 for column in zip(*body)]
     typical = [sum(len(text) for text in column) / len(column) + 2 for column in zip(*body)]
     if max(sum(len(text) + 3 for text in row) + 1 for row in cells) <= NARROW_TABLE:
@@ -83,27 +83,30 @@ def column_weights(cells: list[list[str]], line: int = LINE_CHARACTERS) -> list[
     fixed = sum(max(w, word) for w, word, is_short in zip(widest, longest_word, short) if is_short)
     flexible = sum(t for t, is_short in zip(typical, short) if not is_short)
     rest = max(line - fixed, 0)
-    return [max(word, w if is_short else round(rest * t / flexible))
-            for w, word, t, is_short in zip(widest, longest_word, typical, short)]
+    return [
+        max(word, w if is_short else round(rest * t / flexible))
+        for w, word, t, is_short in zip(widest, longest_word, typical, short)
+    ]
 
 
-def markdown_table(table: pd.DataFrame, headers: dict[str, str] | None = None,
-                   decimals: dict[str, int] | None = None) -> str:
+def markdown_table(
+    table: pd.DataFrame, headers: dict[str, str] | None = None, decimals: dict[str, int] | None = None
+) -> str:
     """A pipe table; numeric columns right-aligned. ``|`` in cells is escaped.
     A column without a header given is headed by its name, capitalised."""
     headers = headers or {}
     decimals = decimals or {}
     columns = list(table.columns)
-    numeric = {c: pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
-               for c in columns}
+    numeric = {c: pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c]) for c in columns}
 
     def cell(value: object, column: str) -> str:
         return format_value(value, decimals.get(column)).replace("|", "\\|").replace("\n", " ")
 
     rows = [[str(headers.get(c, str(c)[:1].upper() + str(c)[1:])) for c in columns]]
     rows += [[cell(v, c) for v, c in zip(row, columns)] for row in table.itertuples(index=False)]
-    separator = ["-" * weight + ":" if numeric[c] else ":" + "-" * weight
-                 for c, weight in zip(columns, column_weights(rows))]
+    separator = [
+        "-" * weight + ":" if numeric[c] else ":" + "-" * weight for c, weight in zip(columns, column_weights(rows))
+    ]
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join(separator) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
     return "\n".join(lines)
@@ -129,18 +132,33 @@ def table4_notes() -> str:
 def reconciliation_table(summary: dict) -> pd.DataFrame:
     """Rows read = clean + quarantined + duplicates removed, shown as a check."""
     accounted = summary["rows_clean"] + summary["rows_quarantined"] + summary["duplicates_removed"]
-    return pd.DataFrame({
-        "rows": ["read from the log", "clean", "quarantined", "duplicates removed",
-                 "accounted for (clean + quarantined + duplicates)"],
-        "count": [summary["rows_read"], summary["rows_clean"], summary["rows_quarantined"],
-                  summary["duplicates_removed"], accounted],
-    })
+    return pd.DataFrame(
+        {
+            "rows": [
+                "read from the log",
+                "clean",
+                "quarantined",
+                "duplicates removed",
+                "accounted for (clean + quarantined + duplicates)",
+            ],
+            "count": [
+                summary["rows_read"],
+                summary["rows_clean"],
+                summary["rows_quarantined"],
+                summary["duplicates_removed"],
+                accounted,
+            ],
+        }
+    )
 
 
 def quarantine_reasons_table(summary: dict) -> pd.DataFrame:
     reasons = summary.get("quarantine_by_reason", {})
-    return pd.DataFrame({"reason": list(reasons), "rows": list(reasons.values())}, dtype=object) \
-        .astype({"rows": "int64"}).sort_values(["rows", "reason"], ascending=[False, True], ignore_index=True)
+    return (
+        pd.DataFrame({"reason": list(reasons), "rows": list(reasons.values())}, dtype=object)
+        .astype({"rows": "int64"})
+        .sort_values(["rows", "reason"], ascending=[False, True], ignore_index=True)
+    )
 
 
 # ---------------------------------------------------------------- prose
@@ -153,20 +171,26 @@ def dose_sentence(table4: pd.DataFrame, expected_minutes: int) -> str:
     parts = []
     if len(bands["above"]):
         above = bands["above"]["minutes_per_month"]
-        parts.append(f"{plural(len(bands['above']), 'site')} received more than the expected "
-                     f"{expected_minutes} minutes a month (site averages {above.min()}–{above.max()})")
+        parts.append(
+            f"{plural(len(bands['above']), 'site')} received more than the expected "
+            f"{expected_minutes} minutes a month (site averages {above.min()}–{above.max()})"
+        )
     if len(bands["close"]):
-        parts.append(f"{plural(len(bands['close']), 'site')} close to it "
-                     f"(sites {join_words(bands['close']['site'])})")
+        parts.append(f"{plural(len(bands['close']), 'site')} close to it (sites {join_words(bands['close']['site'])})")
     if len(bands["below"]):
         below = bands["below"]
-        parts.append(f"{plural(len(below), 'site')} less (" + join_words(
-            f"site {s}: {m}" for s, m in zip(below["site"], below["minutes_per_month"])) + ")")
+        parts.append(
+            f"{plural(len(below), 'site')} less ("
+            + join_words(f"site {s}: {m}" for s, m in zip(below["site"], below["minutes_per_month"]))
+            + ")"
+        )
     if not parts:
         return "No site has a month in study yet."
     least = ordered.iloc[0]
-    return (f"Of {plural(len(ordered), 'site')}, " + join_words(parts) + ". "
-            f"Site {least['site']} received the least, {least['minutes_per_month']} minutes a month on average.")
+    return (
+        f"Of {plural(len(ordered), 'site')}, " + join_words(parts) + ". "
+        f"Site {least['site']} received the least, {least['minutes_per_month']} minutes a month on average."
+    )
 
 
 def summary_paragraph(site_metrics: SiteMetrics, cleaning: dict, as_of: str, expected_minutes: int) -> str:
@@ -182,8 +206,11 @@ def summary_paragraph(site_metrics: SiteMetrics, cleaning: dict, as_of: str, exp
         f"sites' study windows, {format_value(phone_teams_share(table4), 1)}% of them by phone or "
         "Microsoft Teams.",
         dose_sentence(table4, expected_minutes),
-        ("Sites needing attention now: " + join_words(attention_sites) + " (see the section below)."
-         if attention_sites else "No site needs attention now by the report's three rules."),
+        (
+            "Sites needing attention now: " + join_words(attention_sites) + " (see the section below)."
+            if attention_sites
+            else "No site needs attention now by the report's three rules."
+        ),
     ]
     if verdict:
         lines.append(verdict)
@@ -208,9 +235,11 @@ def reproduction_sentence(site_metrics: SiteMetrics) -> str:
     claims = site_metrics.claims
     agreeing = int(claims["agrees"].sum())
     verdict = "every" if matched == len(comparison) else f"{matched} of {len(comparison)}"
-    return (f"The records reproduce {verdict} cell of the published Table 4 ({matched} of {len(comparison)}), "
-            f"and {agreeing} of the {plural(len(claims), 'count')} the published text gives; "
-            f"the {len(claims) - agreeing} that differ are where the publication contradicts itself.")
+    return (
+        f"The records reproduce {verdict} cell of the published Table 4 ({matched} of {len(comparison)}), "
+        f"and {agreeing} of the {plural(len(claims), 'count')} the published text gives; "
+        f"the {len(claims) - agreeing} that differ are where the publication contradicts itself."
+    )
 
 
 ATTENTION_HEADERS = {"site": "Site", "reason": "Why", "detail": "Detail"}
@@ -219,9 +248,11 @@ ATTENTION_HEADERS = {"site": "Site", "reason": "Why", "detail": "Detail"}
 def attention_rules(expected_minutes: int) -> str:
     """The three rules of metrics.sites_needing_attention, as the report states
     them (the site pages say them in the same words)."""
-    return (f"The rules: mean mentoring below the expected {expected_minutes} minutes a month over the last "
-            "three months in study; an OT who left and was not replaced; low competency scores without more "
-            "than the expected mentoring.")
+    return (
+        f"The rules: mean mentoring below the expected {expected_minutes} minutes a month over the last "
+        "three months in study; an OT who left and was not replaced; low competency scores without more "
+        "than the expected mentoring."
+    )
 
 
 def attention_markdown(attention: pd.DataFrame, as_of: str, expected_minutes: int) -> str:
@@ -231,9 +262,11 @@ def attention_markdown(attention: pd.DataFrame, as_of: str, expected_minutes: in
         return f"As of {long_date(as_of)}, no site needs attention. {rules}"
     table = markdown_table(attention, ATTENTION_HEADERS)
     sites = sorted(attention["site"].unique().tolist())
-    return (f"As of {long_date(as_of)}, {plural(len(sites), 'site needs', 'sites need')} attention "
-            f"(sites {join_words(sites)}). {rules}\n\n"
-            + captioned_table(table, f"Sites needing attention as of {long_date(as_of)}", "attention"))
+    return (
+        f"As of {long_date(as_of)}, {plural(len(sites), 'site needs', 'sites need')} attention "
+        f"(sites {join_words(sites)}). {rules}\n\n"
+        + captioned_table(table, f"Sites needing attention as of {long_date(as_of)}", "attention")
+    )
 
 
 # Relative to the executed report notebook (<report>/notebooks/), as every path
@@ -243,9 +276,11 @@ SITE_INDEX_LINK = "../sites/index.html"
 
 def site_pages_sentence() -> str:
     """Where the per-site feedback pages are (``python -m mentoring_eval sites`` makes them)."""
-    return (f"Each site's own page (its Table 4 row against the trial, its months, OTs and flags, and what changed "
-            f"since the previous month) is listed in the [site feedback pages]({SITE_INDEX_LINK}), made by "
-            "`python -m mentoring_eval sites`.")
+    return (
+        f"Each site's own page (its Table 4 row against the trial, its months, OTs and flags, and what changed "
+        f"since the previous month) is listed in the [site feedback pages]({SITE_INDEX_LINK}), made by "
+        "`python -m mentoring_eval sites`."
+    )
 
 
 def association_sentence(site_metrics: SiteMetrics) -> str:
@@ -253,13 +288,15 @@ def association_sentence(site_metrics: SiteMetrics) -> str:
     groups = site_metrics.groups.set_index(["factor", "group"])
     low = groups.loc[("low competency scores", "with")]
     not_low = groups.loc[("low competency scores", "without")]
-    return (f"Sites with low competency-assessment scores received on average "
-            f"{format_value(low['mean_minutes_per_month'], 1)} minutes a month "
-            f"({plural(int(low['n_sites']), 'site')}), against {format_value(not_low['mean_minutes_per_month'], 1)} "
-            f"at the other {plural(int(not_low['n_sites']), 'site')}. Across the {row['n']} sites, Spearman's rank "
-            f"correlation of mean minutes per month with mean competency score is "
-            f"{format_value(row['rho'], 2)} (p = {format_value(row['p_value'], 2)}, {row['p_value_method']}): "
-            f"{row['interpretation']}.")
+    return (
+        f"Sites with low competency-assessment scores received on average "
+        f"{format_value(low['mean_minutes_per_month'], 1)} minutes a month "
+        f"({plural(int(low['n_sites']), 'site')}), against {format_value(not_low['mean_minutes_per_month'], 1)} "
+        f"at the other {plural(int(not_low['n_sites']), 'site')}. Across the {row['n']} sites, Spearman's rank "
+        f"correlation of mean minutes per month with mean competency score is "
+        f"{format_value(row['rho'], 2)} (p = {format_value(row['p_value'], 2)}, {row['p_value_method']}): "
+        f"{row['interpretation']}."
+    )
 
 
 def turnover_sentence(site_metrics: SiteMetrics) -> str:
@@ -269,14 +306,21 @@ def turnover_sentence(site_metrics: SiteMetrics) -> str:
     departures = site_metrics.departures
     unreplaced = departures[~departures["replaced"].astype(bool)]
     reasons = departures["leave_reason"].fillna("not recorded").value_counts().sort_index()
-    return (f"{plural(len(departures), 'OT')} left during the study at "
-            f"{plural(departures['site'].nunique(), 'site')} (" +
-            join_words(f"{reason}: {count}" for reason, count in reasons.items()) + "); " +
-            (join_words(f"site {s} ({m})" for s, m in zip(unreplaced["site"], unreplaced["month"]))
-             + " never replaced the OT who left. " if len(unreplaced) else "every leaver was replaced. ") +
-            f"Sites with turnover received on average {format_value(with_turnover['mean_minutes_per_month'], 1)} "
-            f"minutes a month ({plural(int(with_turnover['n_sites']), 'site')}), sites without "
-            f"{format_value(without['mean_minutes_per_month'], 1)} ({plural(int(without['n_sites']), 'site')}).")
+    return (
+        f"{plural(len(departures), 'OT')} left during the study at "
+        f"{plural(departures['site'].nunique(), 'site')} ("
+        + join_words(f"{reason}: {count}" for reason, count in reasons.items())
+        + "); "
+        + (
+            join_words(f"site {s} ({m})" for s, m in zip(unreplaced["site"], unreplaced["month"]))
+            + " never replaced the OT who left. "
+            if len(unreplaced)
+            else "every leaver was replaced. "
+        )
+        + f"Sites with turnover received on average {format_value(with_turnover['mean_minutes_per_month'], 1)} "
+        f"minutes a month ({plural(int(with_turnover['n_sites']), 'site')}), sites without "
+        f"{format_value(without['mean_minutes_per_month'], 1)} ({plural(int(without['n_sites']), 'site')})."
+    )
 
 
 def mode_sentence(table4: pd.DataFrame) -> str:
@@ -286,20 +330,25 @@ def mode_sentence(table4: pd.DataFrame) -> str:
     lowest = shares.sort_values(["pct_phone_teams", "site"]).iloc[0]
     written = int(table4["written_minutes"].sum())
     teams = int(table4["teams_minutes"].sum())
-    return (f"Mentoring was mostly spoken: by phone or Microsoft Teams at every site "
-            f"(range {format_value(shares['pct_phone_teams'].min(), 1)}–{format_value(shares['pct_phone_teams'].max(), 1)}%; "
-            f"lowest at site {lowest['site']}), with the remainder by email or SMS "
-            f"({written:,} site-minutes in all). Teams accounted for {teams:,} site-minutes.")
+    return (
+        f"Mentoring was mostly spoken: by phone or Microsoft Teams at every site "
+        f"(range {format_value(shares['pct_phone_teams'].min(), 1)}–{format_value(shares['pct_phone_teams'].max(), 1)}%; "
+        f"lowest at site {lowest['site']}), with the remainder by email or SMS "
+        f"({written:,} site-minutes in all). Teams accounted for {teams:,} site-minutes."
+    )
 
 
 def cleaning_sentence(cleaning: dict) -> str:
-    balanced = cleaning["rows_read"] == cleaning["rows_clean"] + cleaning["rows_quarantined"] + cleaning["duplicates_removed"]
-    return (f"{cleaning['rows_read']:,} rows were read from {cleaning['source_file']}: {cleaning['rows_clean']:,} clean, "
-            f"{cleaning['rows_quarantined']:,} quarantined and {cleaning['duplicates_removed']:,} duplicates removed "
-            f"({'every row is accounted for' if balanced else 'ROWS ARE UNACCOUNTED FOR'}). Joint sessions give "
-            f"{cleaning['contacts']:,} site credits, of which {cleaning['out_of_window']:,} fall outside their "
-            "site's study window and are not counted.")
-
+    balanced = (
+        cleaning["rows_read"] == cleaning["rows_clean"] + cleaning["rows_quarantined"] + cleaning["duplicates_removed"]
+    )
+    return (
+        f"{cleaning['rows_read']:,} rows were read from {cleaning['source_file']}: {cleaning['rows_clean']:,} clean, "
+        f"{cleaning['rows_quarantined']:,} quarantined and {cleaning['duplicates_removed']:,} duplicates removed "
+        f"({'every row is accounted for' if balanced else 'ROWS ARE UNACCOUNTED FOR'}). Joint sessions give "
+        f"{cleaning['contacts']:,} site credits, of which {cleaning['out_of_window']:,} fall outside their "
+        "site's study window and are not counted."
+    )
 
 
 # ---------------------------------------------------------------- figures and captions
@@ -323,6 +372,7 @@ def captioned_table(markdown: str, caption: str, label: str, notes: str = "") ->
 
 # ---------------------------------------------------------------- where the data came from
 
+
 def is_bundled_synthetic(input_hashes: pd.DataFrame, manifest: str) -> bool:
     """True when the inputs are exactly the synthetic records the project ships
     (every file and hash as ``synth`` wrote them)."""
@@ -333,33 +383,39 @@ def is_bundled_synthetic(input_hashes: pd.DataFrame, manifest: str) -> bool:
 
 def data_statement(synthetic: bool) -> str:
     if synthetic:
-        return ("**The records behind this report are synthetic.** No individual-level RETAKE records are "
-                "public; the project ships invented records, calibrated so that the pipeline reproduces every "
-                "cell of the published Table 4 and the counts in the published text. No real person, OT, "
-                "mentor or site is described. Run it on real records with `--raw DIR`.")
-    return ("The records behind this report are the user's own (not the project's bundled synthetic records); "
-            "the provenance section lists each input file with its SHA-256.")
+        return (
+            "**The records behind this report are synthetic.** No individual-level RETAKE records are "
+            "public; the project ships invented records, calibrated so that the pipeline reproduces every "
+            "cell of the published Table 4 and the counts in the published text. No real person, OT, "
+            "mentor or site is described. Run it on real records with `--raw DIR`."
+        )
+    return (
+        "The records behind this report are the user's own (not the project's bundled synthetic records); "
+        "the provenance section lists each input file with its SHA-256."
+    )
 
 
 def limitations_text(table4: pd.DataFrame, low_score_threshold: int, expected_minutes: int) -> str:
     sites = len(table4)
-    return "\n".join([
-        f"- **{sites} sites.** Comparisons between sites are associations, not effects: sites that needed more "
-        "support were given more, so more mentoring alongside lower competency says who was helped, not "
-        "whether the help worked. No p-value here is confirmatory.",
-        "- **Minutes are as mentors logged them.** Unlogged contacts, and time spent preparing, are missing; "
-        "a contact's minutes are the mentor's estimate.",
-        "- **Joint sessions are credited in full to every site attending** (as in the publication), so the sum of "
-        "the sites' minutes exceeds the time mentors spent.",
-        f"- **Expected dose.** The expected {expected_minutes} minutes per site per month is the protocol's planned "
-        f"session length; close to expected means within {DEFAULT_CLOSE_MARGIN} minutes of it.",
-        f"- **Low competency** means any written assessment score below {low_score_threshold}: the assessment's "
-        "pass mark is not published, so this threshold is the project's choice.",
-        "- **Turnover** counts OTs who left before the cut-off; a leaver counts as replaced when another OT "
-        f"started at the site from {DEFAULT_REPLACEMENT_LEAD_DAYS} days before the departure on.",
-        "- **What it cannot say:** why sites differ (the qualitative findings offer reasons), or anything about "
-        "participants' return to work.",
-    ])
+    return "\n".join(
+        [
+            f"- **{sites} sites.** Comparisons between sites are associations, not effects: sites that needed more "
+            "support were given more, so more mentoring alongside lower competency says who was helped, not "
+            "whether the help worked. No p-value here is confirmatory.",
+            "- **Minutes are as mentors logged them.** Unlogged contacts, and time spent preparing, are missing; "
+            "a contact's minutes are the mentor's estimate.",
+            "- **Joint sessions are credited in full to every site attending** (as in the publication), so the sum of "
+            "the sites' minutes exceeds the time mentors spent.",
+            f"- **Expected dose.** The expected {expected_minutes} minutes per site per month is the protocol's planned "
+            f"session length; close to expected means within {DEFAULT_CLOSE_MARGIN} minutes of it.",
+            f"- **Low competency** means any written assessment score below {low_score_threshold}: the assessment's "
+            "pass mark is not published, so this threshold is the project's choice.",
+            "- **Turnover** counts OTs who left before the cut-off; a leaver counts as replaced when another OT "
+            f"started at the site from {DEFAULT_REPLACEMENT_LEAD_DAYS} days before the departure on.",
+            "- **What it cannot say:** why sites differ (the qualitative findings offer reasons), or anything about "
+            "participants' return to work.",
+        ]
+    )
 
 
 def parameters_table(parameters: dict[str, object]) -> pd.DataFrame:
@@ -370,30 +426,48 @@ def parameters_table(parameters: dict[str, object]) -> pd.DataFrame:
 
 
 def qualitative_markdown(findings: pd.DataFrame) -> str:
-    shown = findings.assign(reported=[f"{n} of {of} {group}" for n, of, group in
-                                      zip(findings["n"], findings["of"], findings["group"])])
-    return markdown_table(shown[["theme", "npt_construct", "finding", "reported"]],
-                          {"theme": "Theme", "npt_construct": "NPT construct", "finding": "Finding",
-                           "reported": "Reported by"})
+    shown = findings.assign(
+        reported=[f"{n} of {of} {group}" for n, of, group in zip(findings["n"], findings["of"], findings["group"])]
+    )
+    return markdown_table(
+        shown[["theme", "npt_construct", "finding", "reported"]],
+        {"theme": "Theme", "npt_construct": "NPT construct", "finding": "Finding", "reported": "Reported by"},
+    )
 
 
 def reproduction_markdown(site_metrics: SiteMetrics) -> str:
     """The cell-by-cell verdict and the text's claims, disagreements first."""
     comparison, claims = site_metrics.reproduction, site_metrics.claims
     if comparison.empty:
-        return ("No published table applies to this run (another cut-off date, or the user's own records), so "
-                "there is nothing to reproduce.")
+        return (
+            "No published table applies to this run (another cut-off date, or the user's own records), so "
+            "there is nothing to reproduce."
+        )
     parts = [reproduction_sentence(site_metrics)]
     mismatched = comparison[~comparison["match"].astype(bool)]
     if len(mismatched):
-        parts.append(captioned_table(markdown_table(mismatched), "Cells of Table 4 that differ from the publication",
-                                     "mismatches"))
+        parts.append(
+            captioned_table(
+                markdown_table(mismatched), "Cells of Table 4 that differ from the publication", "mismatches"
+            )
+        )
     ordered = claims.assign(order=claims["agrees"].astype(bool)).sort_values("order", kind="stable")
-    parts.append(captioned_table(
-        markdown_table(ordered[["claim", "published", "computed", "agrees", "note"]],
-                       {"claim": "The published text says", "published": "Text", "computed": "Records",
-                        "agrees": "Agree", "note": "Note"}),
-        "The counts in the published text, recomputed from the records", "claims"))
+    parts.append(
+        captioned_table(
+            markdown_table(
+                ordered[["claim", "published", "computed", "agrees", "note"]],
+                {
+                    "claim": "The published text says",
+                    "published": "Text",
+                    "computed": "Records",
+                    "agrees": "Agree",
+                    "note": "Note",
+                },
+            ),
+            "The counts in the published text, recomputed from the records",
+            "claims",
+        )
+    )
     return "\n\n".join(parts)
 
 
@@ -410,30 +484,43 @@ def publication_reference(publication: dict) -> str:
     authors, title, journal, year and DOI (as text, not a link: the report
     is self-contained and points nowhere on the web)."""
     authors = ", ".join(author_initials(author) for author in publication["authors"])
-    return (f"{authors}. {publication['title']}. *{publication['journal']}*. {publication['year']}. "
-            f"doi:{publication['doi']}")
+    return (
+        f"{authors}. {publication['title']}. *{publication['journal']}*. {publication['year']}. "
+        f"doi:{publication['doi']}"
+    )
 
 
 def citation_paragraph(citation: dict) -> str:
     """What the report reproduces and how to cite it, from the project's
     ``CITATION.cff`` (:func:`mentoring_eval.provenance.read_citation`)."""
     publication = cited_publication(citation)
-    return (f"The analysis follows the process evaluation of mentoring in the RETAKE trial: "
-            f"{publication_reference(publication)}. To cite the software, {citation['title'].split(':')[0]} "
-            f"version {citation['version']}, use the metadata of its `CITATION.cff`.")
+    return (
+        f"The analysis follows the process evaluation of mentoring in the RETAKE trial: "
+        f"{publication_reference(publication)}. To cite the software, {citation['title'].split(':')[0]} "
+        f"version {citation['version']}, use the metadata of its `CITATION.cff`."
+    )
 
 
-def provenance_markdown(parameters: dict[str, object], input_hashes: pd.DataFrame, versions: pd.DataFrame,
-                        commit: str, citation: dict | None = None) -> str:
+def provenance_markdown(
+    parameters: dict[str, object],
+    input_hashes: pd.DataFrame,
+    versions: pd.DataFrame,
+    commit: str,
+    citation: dict | None = None,
+) -> str:
     """Parameters, input hashes, package versions and commit; given the
     project's citation metadata, first the publication the report reproduces."""
     cited = [citation_paragraph(citation)] if citation else []
-    return "\n\n".join([
-        *cited,
-        f"Made by mentoring-eval from commit `{commit}`.",
-        captioned_table(markdown_table(parameters_table(parameters)), "Parameters of this run", "parameters"),
-        captioned_table(markdown_table(input_hashes, {"sha256": "SHA-256"}),
-                        "Input files as the clean stage read them, with their SHA-256",
-                        "inputs"),
-        captioned_table(markdown_table(versions), "Package versions", "versions"),
-    ])
+    return "\n\n".join(
+        [
+            *cited,
+            f"Made by mentoring-eval from commit `{commit}`.",
+            captioned_table(markdown_table(parameters_table(parameters)), "Parameters of this run", "parameters"),
+            captioned_table(
+                markdown_table(input_hashes, {"sha256": "SHA-256"}),
+                "Input files as the clean stage read them, with their SHA-256",
+                "inputs",
+            ),
+            captioned_table(markdown_table(versions), "Package versions", "versions"),
+        ]
+    )

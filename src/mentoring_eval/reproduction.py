@@ -10,8 +10,9 @@ claim's ``note`` says so, with the numbers on each side.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 import yaml
@@ -188,9 +189,7 @@ def text_claims(
     return pd.DataFrame(rows, columns=list(CLAIM_COLUMNS)).astype({"agrees": bool})
 
 
-def _claim(
-    claim: str, published: Any, computed: Any, note: str = "", show: Callable[[Any], str] = str
-) -> dict:
+def _claim(claim: str, published: Any, computed: Any, note: str = "", show: Callable[[Any], str] = str) -> dict:
     """One claim row: the values compared as given, shown as text."""
     return {
         "claim": claim,
@@ -289,9 +288,7 @@ def _phone_teams_claims(site_metrics, facts, published_table4, **_) -> list[dict
     note = f"text: {_value_range(text_range)}%; records: {_value_range(computed_range)}%"
     if published_table4 is not None:
         table_range = _pct_range(published_table4)
-        lowest_sites = published_table4.loc[
-            published_table4["pct_phone_teams"] == table_range[0], "site"
-        ]
+        lowest_sites = published_table4.loc[published_table4["pct_phone_teams"] == table_range[0], "site"]
         note = (
             f"text: {_value_range(text_range)}%; the publication's own Table 4: "
             f"{_value_range(table_range)}% (lowest at site {_site_list(_sites(lowest_sites))}); "

@@ -78,8 +78,7 @@ def ratio_half_up(numerator: Any, denominator: Any, decimals: int = 0) -> Any:
         result[whole] = _integer_ratio_half_up(num[whole], den[whole], decimals)
     fractional = valid & ~whole
     result[fractional] = [
-        _decimal_ratio_half_up(n, d, decimals)
-        for n, d in zip(num[fractional].tolist(), den[fractional].tolist())
+        _decimal_ratio_half_up(n, d, decimals) for n, d in zip(num[fractional].tolist(), den[fractional].tolist())
     ]
     return _shaped_like(result, numerator, denominator)
 

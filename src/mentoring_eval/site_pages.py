@@ -56,8 +56,12 @@ INDEX_PAGE = "index.html"
 
 def site_parameters(settings: RunSettings, site: int) -> dict:
     # The folder as the main run passes it (relative to the project where it lies inside it).
-    return {"site": int(site), "processed_dir": shown(settings.paths.processed, settings.paths.root),
-            "as_of": settings.as_of.isoformat(), "expected_minutes": settings.expected_minutes}
+    return {
+        "site": int(site),
+        "processed_dir": shown(settings.paths.processed, settings.paths.root),
+        "as_of": settings.as_of.isoformat(),
+        "expected_minutes": settings.expected_minutes,
+    }
 
 
 def page_stem(site: int) -> str:
@@ -76,8 +80,9 @@ def chosen_sites(sites_in_run: list[int], named: list[int] | None, as_of: str) -
 
     absent = [site for site in named if site not in sites_in_run]
     if absent:
-        raise InputError(f"site {absent[0]} is not in the run as of {as_of} (sites opened by then: "
-                         f"{sites_in_words(sites_in_run)})")
+        raise InputError(
+            f"site {absent[0]} is not in the run as of {as_of} (sites opened by then: {sites_in_words(sites_in_run)})"
+        )
     return sorted(set(named))
 
 
@@ -103,8 +108,13 @@ class WarmKernel:
     def execute(self, notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
         from nbclient import NotebookClient
 
-        runner = NotebookClient(notebook, km=self.manager, timeout=600, kernel_name="python3",
-                                resources={"metadata": {"path": str(self.notebook_folder)}})
+        runner = NotebookClient(
+            notebook,
+            km=self.manager,
+            timeout=600,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(self.notebook_folder)}},
+        )
         runner.kc = self.client  # ours: nbclient neither starts a new client nor stops this one
         with pipeline.stderr_to(self.kernel_log):
             return runner.execute()
@@ -160,8 +170,9 @@ def titled(notebook: nbformat.NotebookNode, site: int) -> nbformat.NotebookNode:
     return notebook
 
 
-def execute_site(kernel: WarmKernel, source: nbformat.NotebookNode, settings: RunSettings, site: int,
-                 target: Path) -> nbformat.NotebookNode:
+def execute_site(
+    kernel: WarmKernel, source: nbformat.NotebookNode, settings: RunSettings, site: int, target: Path
+) -> nbformat.NotebookNode:
     """Execute the site notebook for ``site`` into ``target`` (replaced only on success)."""
     import copy
 
@@ -191,8 +202,9 @@ def execute_site(kernel: WarmKernel, source: nbformat.NotebookNode, settings: Ru
 # ---------------------------------------------------------------- the index
 
 
-def index_html(table: pd.DataFrame, pages: dict[int, list[str]], as_of: str, expected_minutes: int,
-               main_report: str | None = None) -> str:
+def index_html(
+    table: pd.DataFrame, pages: dict[int, list[str]], as_of: str, expected_minutes: int, main_report: str | None = None
+) -> str:
     """The index page: one row per site, linking to its page where there is one
     (``pages``: the page, then any other format of it, relative to the index),
     and to the main report (``main_report``, relative to the index)."""
@@ -206,27 +218,51 @@ def index_html(table: pd.DataFrame, pages: dict[int, list[str]], as_of: str, exp
         links = pages.get(int(record.site), [])
         name = f'<a href="{html.escape(links[0])}">Site {record.site}</a>' if links else f"Site {record.site}"
         name += "".join(f' (<a href="{html.escape(link)}">{link.rsplit(".", 1)[-1].upper()}</a>)' for link in links[1:])
-        rows.append("<tr>" + f"<td>{name}</td>" + cell(record.months_in_study) + cell(record.total_minutes)
-                    + cell(record.minutes_per_month) + cell(record.pct_phone_teams, 1) + cell(record.ots)
-                    + f"<td>{html.escape(record.attention) if record.attention else 'no'}</td></tr>")
+        rows.append(
+            "<tr>"
+            + f"<td>{name}</td>"
+            + cell(record.months_in_study)
+            + cell(record.total_minutes)
+            + cell(record.minutes_per_month)
+            + cell(record.pct_phone_teams, 1)
+            + cell(record.ots)
+            + f"<td>{html.escape(record.attention) if record.attention else 'no'}</td></tr>"
+        )
     flagged = int((table["attention"] != "").sum())
     title = f"RETAKE mentoring: site feedback pages as of {long_date(as_of)}"
-    return "\n".join([
-        "<!DOCTYPE html>", '<html lang="en-GB">', "<head>", '<meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title>",
-        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}"
-        "table{border-collapse:collapse}th,td{padding:.3em .7em;border-bottom:1px solid #ccc;text-align:right}"
-        "th:first-child,td:first-child,th:last-child,td:last-child{text-align:left}</style>",
-        "</head>", "<body>", f"<h1>{html.escape(title)}</h1>",
-        f"<p>{len(table)} sites open at the cut-off; {flagged} need attention (mean mentoring below the expected "
-        f"{expected_minutes} minutes a month over the last three months, an OT who left and was not replaced, or "
-        "low competency scores without more than the expected mentoring). Each site's page shows its Table 4 row "
-        "against the trial, its months, OTs, attention flags and what changed since the previous month.</p>",
-        f'<p>The trial as a whole: <a href="{html.escape(main_report)}">the main report</a>.</p>' if main_report else "",
-        "<table>", "<thead><tr><th>Site</th><th>Months in study</th><th>Total mentoring (minutes)</th>"
-        "<th>Mean mentoring per month (minutes)</th><th>% by phone or Microsoft Teams</th><th>OTs</th>"
-        "<th>Needs attention</th></tr></thead>", "<tbody>", *rows, "</tbody>", "</table>", "</body>", "</html>", "",
-    ])
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en-GB">',
+            "<head>",
+            '<meta charset="utf-8">',
+            f"<title>{html.escape(title)}</title>",
+            "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}"
+            "table{border-collapse:collapse}th,td{padding:.3em .7em;border-bottom:1px solid #ccc;text-align:right}"
+            "th:first-child,td:first-child,th:last-child,td:last-child{text-align:left}</style>",
+            "</head>",
+            "<body>",
+            f"<h1>{html.escape(title)}</h1>",
+            f"<p>{len(table)} sites open at the cut-off; {flagged} need attention (mean mentoring below the expected "
+            f"{expected_minutes} minutes a month over the last three months, an OT who left and was not replaced, or "
+            "low competency scores without more than the expected mentoring). Each site's page shows its Table 4 row "
+            "against the trial, its months, OTs, attention flags and what changed since the previous month.</p>",
+            f'<p>The trial as a whole: <a href="{html.escape(main_report)}">the main report</a>.</p>'
+            if main_report
+            else "",
+            "<table>",
+            "<thead><tr><th>Site</th><th>Months in study</th><th>Total mentoring (minutes)</th>"
+            "<th>Mean mentoring per month (minutes)</th><th>% by phone or Microsoft Teams</th><th>OTs</th>"
+            "<th>Needs attention</th></tr></thead>",
+            "<tbody>",
+            *rows,
+            "</tbody>",
+            "</table>",
+            "</body>",
+            "</html>",
+            "",
+        ]
+    )
 
 
 # ---------------------------------------------------------------- the run
@@ -240,9 +276,16 @@ class SitePages:
 
 
 def _fingerprint(settings: RunSettings, site: int, upstream: str, code: str, renderer: str) -> str:
-    payload = json.dumps({"notebook": sha256_of_file(settings.paths.notebooks / SITE_NOTEBOOK),
-                          "parameters": site_parameters(settings, site), "code": code, "upstream": upstream,
-                          "renderer": renderer}, sort_keys=True)
+    payload = json.dumps(
+        {
+            "notebook": sha256_of_file(settings.paths.notebooks / SITE_NOTEBOOK),
+            "parameters": site_parameters(settings, site),
+            "code": code,
+            "upstream": upstream,
+            "renderer": renderer,
+        },
+        sort_keys=True,
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -276,19 +319,28 @@ def render_with_quarto(executed_folder: Path, sites: list[int]) -> None:
     # Quarto must write new files, not rewrite the old ones the run's snapshot links to.
     for stale in sorted(executed_folder.parent.glob("site-*.html")) + sorted(executed_folder.parent.glob("site-*.pdf")):
         stale.unlink()
-    render.write_replacing(executed_folder / "_quarto.yml", "# Written by mentoring_eval.site_pages\n"
-                           + yaml.safe_dump(QUARTO_SITE_PROJECT, sort_keys=False))
+    render.write_replacing(
+        executed_folder / "_quarto.yml",
+        "# Written by mentoring_eval.site_pages\n" + yaml.safe_dump(QUARTO_SITE_PROJECT, sort_keys=False),
+    )
     completed = subprocess.run([quarto, "render"], cwd=executed_folder, capture_output=True, text=True)
     shutil.rmtree(executed_folder / ".quarto", ignore_errors=True)
-    missing = [path.name for site in sites for path in page_files(executed_folder.parent, site, "quarto")
-               if not path.exists()]
+    missing = [
+        path.name for site in sites for path in page_files(executed_folder.parent, site, "quarto") if not path.exists()
+    ]
     if completed.returncode != 0 or missing:
         last_lines = "\n".join((completed.stdout + completed.stderr).strip().splitlines()[-12:])
         raise RenderError(f"quarto render of the site pages failed in {executed_folder}:\n{last_lines}")
 
 
-def make_site_pages(settings: RunSettings, named: list[int] | None, renderer: str, force: bool,
-                    say: Callable[[str], None], main_report: Path | None = None) -> SitePages:
+def make_site_pages(
+    settings: RunSettings,
+    named: list[int] | None,
+    renderer: str,
+    force: bool,
+    say: Callable[[str], None],
+    main_report: Path | None = None,
+) -> SitePages:
     """Execute and render the site pages and write the index; the main run's
     outputs must be current (:func:`run_site_pages` sees to it)."""
     chosen_renderer, _ = choose_renderer(renderer)
@@ -299,8 +351,11 @@ def make_site_pages(settings: RunSettings, named: list[int] | None, renderer: st
     code = pipeline.package_code_digest()
     main_link = os.path.relpath(main_report, folder) if main_report else None
     # The fingerprint of "site 0": everything a page depends on but its site.
-    run_key = hashlib.sha256(json.dumps([_fingerprint(settings, 0, upstream, code, chosen_renderer),
-                                         sorted(set(named or [])), main_link]).encode()).hexdigest()
+    run_key = hashlib.sha256(
+        json.dumps(
+            [_fingerprint(settings, 0, upstream, code, chosen_renderer), sorted(set(named or [])), main_link]
+        ).encode()
+    ).hexdigest()
     unchanged = _unchanged_run(saved, run_key, folder, chosen_renderer)
     if unchanged is not None:  # nothing to do: not even pandas is imported
         for number, site in enumerate(unchanged.get("sites", []), start=1):
@@ -316,7 +371,9 @@ def make_site_pages(settings: RunSettings, named: list[int] | None, renderer: st
     sites = chosen_sites([int(s) for s in table4["site"]], named, as_of)
     (folder / EXECUTED_FOLDER).mkdir(parents=True, exist_ok=True)
     state = dict(saved.get("pages", {}))
-    current = {site: _fingerprint(settings, site, upstream, code, chosen_renderer) for site in table4["site"].astype(int)}
+    current = {
+        site: _fingerprint(settings, site, upstream, code, chosen_renderer) for site in table4["site"].astype(int)
+    }
     source = nbformat.read(settings.paths.notebooks / SITE_NOTEBOOK, as_version=4)
     exporter = render.html_exporter() if chosen_renderer == "nbconvert" else None
     made = []
@@ -340,8 +397,9 @@ def make_site_pages(settings: RunSettings, named: list[int] | None, renderer: st
                 pipeline._write_state(state_path, {"pages": state})
     # Pages of other sites stay only while current: a --site run after the
     # records changed must not leave last month's numbers linked as this month's.
-    kept = {str(site) for site in made} | {site for site, fingerprint in state.items()
-                                          if current.get(int(site)) == fingerprint}
+    kept = {str(site) for site in made} | {
+        site for site, fingerprint in state.items() if current.get(int(site)) == fingerprint
+    }
     state = {site: fingerprint for site, fingerprint in state.items() if site in kept}
     wanted = {path for site in kept for path in page_files(folder, int(site), chosen_renderer)}
     for path in sorted(folder.glob("site-*.*")) + sorted((folder / EXECUTED_FOLDER).glob("site-*.ipynb")):
@@ -353,8 +411,10 @@ def make_site_pages(settings: RunSettings, named: list[int] | None, renderer: st
         state.update({str(site): current[site] for site in made})
         say(f"[sites render] quarto, {len(kept)} pages, in {time.perf_counter() - started:.1f} s")
     # The rendered page and its PDF; the executed notebook when nothing is rendered.
-    linked = {int(site): page_files(folder, int(site), chosen_renderer)[1:] or
-              page_files(folder, int(site), chosen_renderer) for site in state}
+    linked = {
+        int(site): page_files(folder, int(site), chosen_renderer)[1:] or page_files(folder, int(site), chosen_renderer)
+        for site in state
+    }
     index = folder / INDEX_PAGE
     table = site_report.index_table(table4, trial.metrics.attention)
     # The report links the index as sites/index.html beside itself; Quarto's
@@ -362,17 +422,30 @@ def make_site_pages(settings: RunSettings, named: list[int] | None, renderer: st
     # is written here too, its links made from where it lies.
     copies = list(dict.fromkeys([index] + ([main_report.parent / SITES_FOLDER / INDEX_PAGE] if main_report else [])))
     for copy in copies:
-        text = index_html(table, {site: [os.path.relpath(path, copy.parent) for path in paths]
-                                  for site, paths in linked.items()}, as_of, settings.expected_minutes,
-                          os.path.relpath(main_report, copy.parent) if main_report else None)
+        text = index_html(
+            table,
+            {site: [os.path.relpath(path, copy.parent) for path in paths] for site, paths in linked.items()},
+            as_of,
+            settings.expected_minutes,
+            os.path.relpath(main_report, copy.parent) if main_report else None,
+        )
         if not copy.exists() or copy.read_text(encoding="utf-8") != text:
             copy.parent.mkdir(parents=True, exist_ok=True)
             render.write_replacing(copy, text)
     pages = tuple(linked[site][0] for site in sorted(linked))
-    pipeline._write_state(state_path, {"pages": state, "run": {
-        "key": run_key, "sites": sites, "linked": [page.relative_to(folder).as_posix() for page in pages],
-        # A render of the main report may copy the index over its copy: checked by content.
-        "index": {os.path.relpath(copy, folder): sha256_of_file(copy) for copy in copies}}})
+    pipeline._write_state(
+        state_path,
+        {
+            "pages": state,
+            "run": {
+                "key": run_key,
+                "sites": sites,
+                "linked": [page.relative_to(folder).as_posix() for page in pages],
+                # A render of the main report may copy the index over its copy: checked by content.
+                "index": {os.path.relpath(copy, folder): sha256_of_file(copy) for copy in copies},
+            },
+        },
+    )
     return SitePages(index, pages, chosen_renderer)
 
 
@@ -389,9 +462,14 @@ def _unchanged_run(saved: dict, run_key: str, folder: Path, renderer: str) -> di
     return last if all(path.exists() for path in made) else None
 
 
-def run_site_pages(settings: RunSettings, named: list[int] | None = None, renderer: str = "auto",
-                   force: bool = False, say: Callable[[str], None] = print,
-                   wait: bool = True) -> tuple[Rendered, SitePages]:
+def run_site_pages(
+    settings: RunSettings,
+    named: list[int] | None = None,
+    renderer: str = "auto",
+    force: bool = False,
+    say: Callable[[str], None] = print,
+    wait: bool = True,
+) -> tuple[Rendered, SitePages]:
     """The main run (each stage skipped when unchanged), then the site pages,
     under the main run's lock; all or nothing: a failure leaves the last good
     report and pages as they were."""

@@ -59,8 +59,10 @@ def load_trial(processed_dir: str | Path) -> Trial:
     A changed file is read again.
     """
     processed_dir = Path(processed_dir)
-    files = [processed_dir / name for name in (*stages.FILE_NAMES.values(), "contacts.parquet",
-                                               *(f"{table}.parquet" for table in CLEAN_TABLES))]
+    files = [
+        processed_dir / name
+        for name in (*stages.FILE_NAMES.values(), "contacts.parquet", *(f"{table}.parquet" for table in CLEAN_TABLES))
+    ]
     missing = [path.name for path in files if not path.exists()]
     if missing:
         raise InputError(f"{processed_dir}: {missing[0]} not found; run `python -m mentoring_eval run` first")
@@ -81,8 +83,10 @@ def site_row(table4: pd.DataFrame, site: int, as_of: DateLike) -> pd.Series:
     or after the cut-off) is bad input."""
     rows = table4.loc[table4["site"] == int(site)]
     if rows.empty:
-        raise InputError(f"site {site} is not in the run as of {metrics.as_timestamp(as_of):%Y-%m-%d} "
-                         f"(sites opened by then: {sites_in_words(table4['site'])})")
+        raise InputError(
+            f"site {site} is not in the run as of {metrics.as_timestamp(as_of):%Y-%m-%d} "
+            f"(sites opened by then: {sites_in_words(table4['site'])})"
+        )
     return rows.iloc[0]
 
 
@@ -104,9 +108,11 @@ def page_title(site: int) -> str:
 
 def heading(site: int, table4: pd.DataFrame, as_of: DateLike) -> str:
     row = site_row(table4, site, as_of)
-    return (f"Site {site} as of {report.long_date(as_of)}: {report.plural(int(row['months_in_study']), 'month')} in "
-            f"the study, one of {report.plural(len(table4), 'site')} open by then. Every number on this page is the "
-            "site's row of the trial's tables (`site_metrics.csv` and its companions), as in the main report.")
+    return (
+        f"Site {site} as of {report.long_date(as_of)}: {report.plural(int(row['months_in_study']), 'month')} in "
+        f"the study, one of {report.plural(len(table4), 'site')} open by then. Every number on this page is the "
+        "site's row of the trial's tables (`site_metrics.csv` and its companions), as in the main report."
+    )
 
 
 def data_statement(folders: ProjectPaths) -> str:
@@ -140,19 +146,35 @@ def table4_against_trial(table4: pd.DataFrame, site: int, as_of: DateLike) -> pd
         values = table4[column].dropna().astype(float)
         mine = row[column]
         median = float(values.median()) if len(values) else np.nan
-        rows.append({
-            "measure": header.split(" [")[0],
-            "site": report.format_value(mine, decimals if not pd.isna(mine) else None),
-            "trial_median": _number(median, decimals) if len(values) else "–",
-            "trial_range": f"{_number(values.min(), decimals)}–{_number(values.max(), decimals)}" if len(values) else "–",
-            "against_median": ("–" if pd.isna(mine) or not len(values) else
-                               "above" if mine > median else "below" if mine < median else "at the median"),
-        })
+        rows.append(
+            {
+                "measure": header.split(" [")[0],
+                "site": report.format_value(mine, decimals if not pd.isna(mine) else None),
+                "trial_median": _number(median, decimals) if len(values) else "–",
+                "trial_range": f"{_number(values.min(), decimals)}–{_number(values.max(), decimals)}"
+                if len(values)
+                else "–",
+                "against_median": (
+                    "–"
+                    if pd.isna(mine) or not len(values)
+                    else "above"
+                    if mine > median
+                    else "below"
+                    if mine < median
+                    else "at the median"
+                ),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-TABLE4_AGAINST_TRIAL_HEADERS = {"measure": "Table 4 column", "site": "This site", "trial_median": "Trial median",
-                                "trial_range": "Trial range", "against_median": "Against the median"}
+TABLE4_AGAINST_TRIAL_HEADERS = {
+    "measure": "Table 4 column",
+    "site": "This site",
+    "trial_median": "Trial median",
+    "trial_range": "Trial range",
+    "against_median": "Against the median",
+}
 
 
 def table4_against_trial_markdown(table4: pd.DataFrame, site: int, as_of: DateLike) -> str:
@@ -160,7 +182,9 @@ def table4_against_trial_markdown(table4: pd.DataFrame, site: int, as_of: DateLi
     return report.captioned_table(
         report.markdown_table(table, TABLE4_AGAINST_TRIAL_HEADERS),
         f"Site {site}'s row of Table 4 against the {report.plural(len(table4), 'site')} of the trial, "
-        f"as of {report.long_date(as_of)}", "site-table4")
+        f"as of {report.long_date(as_of)}",
+        "site-table4",
+    )
 
 
 # ---------------------------------------------------------------- months
@@ -194,15 +218,29 @@ def ot_events(trial: Trial, site: int, as_of: DateLike) -> pd.DataFrame:
     departures = trial.metrics.departures.loc[trial.metrics.departures["site"] == int(site)]
     replaced = dict(zip(departures["ot_id"], departures["replaced"].astype(bool)))
     joiners = set(departures["replaced_by"].astype(str)) - {""}
-    started = pd.DataFrame({"ot_id": ots["ot_id"].astype(str), "day": ots["started_on"],
-                            "event": ["replacement started" if ot in joiners else "started" for ot in ots["ot_id"]]})
+    started = pd.DataFrame(
+        {
+            "ot_id": ots["ot_id"].astype(str),
+            "day": ots["started_on"],
+            "event": ["replacement started" if ot in joiners else "started" for ot in ots["ot_id"]],
+        }
+    )
     gone = ots.loc[ots["left_on"].notna() & (ots["left_on"] < cutoff)]
-    left = pd.DataFrame({"ot_id": gone["ot_id"].astype(str), "day": gone["left_on"],
-                         "event": ["left, replaced" if replaced.get(ot) else "left, not replaced"
-                                   for ot in gone["ot_id"]]})
+    left = pd.DataFrame(
+        {
+            "ot_id": gone["ot_id"].astype(str),
+            "day": gone["left_on"],
+            "event": ["left, replaced" if replaced.get(ot) else "left, not replaced" for ot in gone["ot_id"]],
+        }
+    )
     events = pd.concat([started, left], ignore_index=True).sort_values(["day", "ot_id"], kind="stable")
-    return pd.DataFrame({"ot_id": events["ot_id"].to_numpy(), "month": metrics.month_label(
-        metrics.month_number(events["day"])).to_numpy() if len(events) else [], "event": events["event"].to_numpy()})
+    return pd.DataFrame(
+        {
+            "ot_id": events["ot_id"].to_numpy(),
+            "month": metrics.month_label(metrics.month_number(events["day"])).to_numpy() if len(events) else [],
+            "event": events["event"].to_numpy(),
+        }
+    )
 
 
 def months_sentence(monthly: pd.DataFrame, site: int, expected_minutes: float) -> str:
@@ -213,10 +251,15 @@ def months_sentence(monthly: pd.DataFrame, site: int, expected_minutes: float) -
     below = int((minutes < expected_minutes).sum())
     none = int((minutes == 0).sum())
     busiest = months.loc[minutes.idxmax()]
-    return (f"Of its {report.plural(len(months), 'month')} in study, the site received less than the expected "
-            f"{expected_minutes:g} minutes in {below or 'none'} and no mentoring at all in {none or 'none'}; "
-            + (f"its busiest month was {_month_words(busiest['month'])} ({_number(busiest['minutes'], 0)} minutes)."
-               if busiest["minutes"] > 0 else "no month had any mentoring."))
+    return (
+        f"Of its {report.plural(len(months), 'month')} in study, the site received less than the expected "
+        f"{expected_minutes:g} minutes in {below or 'none'} and no mentoring at all in {none or 'none'}; "
+        + (
+            f"its busiest month was {_month_words(busiest['month'])} ({_number(busiest['minutes'], 0)} minutes)."
+            if busiest["minutes"] > 0
+            else "no month had any mentoring."
+        )
+    )
 
 
 def _month_words(month: str) -> str:
@@ -234,11 +277,13 @@ def mode_split(table4: pd.DataFrame, site: int, as_of: DateLike) -> pd.DataFrame
     total = int(row["total_minutes"])
     minutes = [int(row[column]) for column in MODE_NAMES]
     shares = [ratio_half_up(100 * m, total, 1) if total else None for m in minutes]
-    return pd.DataFrame({
-        "mode": [*MODE_NAMES.values(), "Phone or Microsoft Teams (Table 4)"],
-        "minutes": [*minutes, minutes[0] + minutes[1]],
-        "share": [*shares, None if pd.isna(row["pct_phone_teams"]) else float(row["pct_phone_teams"])],
-    })
+    return pd.DataFrame(
+        {
+            "mode": [*MODE_NAMES.values(), "Phone or Microsoft Teams (Table 4)"],
+            "minutes": [*minutes, minutes[0] + minutes[1]],
+            "share": [*shares, None if pd.isna(row["pct_phone_teams"]) else float(row["pct_phone_teams"])],
+        }
+    )
 
 
 def counted_site_contacts(trial: Trial, site: int, as_of: DateLike) -> pd.DataFrame:
@@ -252,16 +297,20 @@ def contacts_by_kind(counted: pd.DataFrame) -> pd.DataFrame:
     ``minutes``), every kind shown, then the total. A joint session is one
     contact of the site, credited its full minutes."""
     kind = counted["kind"].astype(str)
-    grouped = pd.DataFrame({
-        "contacts": kind.value_counts().reindex(list(KINDS), fill_value=0),
-        "minutes": counted["minutes"].groupby(kind).sum().reindex(list(KINDS), fill_value=0.0),
-    })
+    grouped = pd.DataFrame(
+        {
+            "contacts": kind.value_counts().reindex(list(KINDS), fill_value=0),
+            "minutes": counted["minutes"].groupby(kind).sum().reindex(list(KINDS), fill_value=0.0),
+        }
+    )
     grouped.loc["total"] = [len(counted), float(counted["minutes"].sum())]
-    return pd.DataFrame({
-        "kind": grouped.index.astype(str),
-        "contacts": grouped["contacts"].astype("int64").to_numpy(),
-        "minutes": ratio_half_up(grouped["minutes"].to_numpy(float), 1, 0).astype("int64"),
-    })
+    return pd.DataFrame(
+        {
+            "kind": grouped.index.astype(str),
+            "contacts": grouped["contacts"].astype("int64").to_numpy(),
+            "minutes": ratio_half_up(grouped["minutes"].to_numpy(float), 1, 0).astype("int64"),
+        }
+    )
 
 
 def check_against_site_metrics(by_kind: pd.DataFrame, table4: pd.DataFrame, site: int, as_of: DateLike) -> None:
@@ -270,23 +319,33 @@ def check_against_site_metrics(by_kind: pd.DataFrame, table4: pd.DataFrame, site
     total = int(by_kind.loc[by_kind["kind"] == "total", "minutes"].iloc[0])
     expected = int(site_row(table4, site, as_of)["total_minutes"])
     if total != expected:
-        raise ValueError(f"site {site}: its contacts add up to {total} minutes, site_metrics.csv says {expected}; "
-                         "the processed files are not from one run")
+        raise ValueError(
+            f"site {site}: its contacts add up to {total} minutes, site_metrics.csv says {expected}; "
+            "the processed files are not from one run"
+        )
 
 
 def mode_and_kind_markdown(table4: pd.DataFrame, by_kind: pd.DataFrame, site: int, as_of: DateLike) -> str:
     modes = mode_split(table4, site, as_of)
     kinds = by_kind.assign(kind=by_kind["kind"].str.replace("total", "all kinds"))
-    return "\n\n".join([
-        report.captioned_table(report.markdown_table(modes, {"mode": "Mode", "minutes": "Minutes",
-                                                            "share": "% of the site's minutes"},
-                                                     decimals={"share": 1}),
-                               f"Site {site}'s mentoring by mode", "site-mode"),
-        report.captioned_table(report.markdown_table(kinds, {"kind": "Kind of contact", "contacts": "Contacts",
-                                                            "minutes": "Minutes"}),
-                               f"Site {site}'s contacts by kind (planned group calls, additional sessions, "
-                               "ad-hoc contact)", "site-kind"),
-    ])
+    return "\n\n".join(
+        [
+            report.captioned_table(
+                report.markdown_table(
+                    modes,
+                    {"mode": "Mode", "minutes": "Minutes", "share": "% of the site's minutes"},
+                    decimals={"share": 1},
+                ),
+                f"Site {site}'s mentoring by mode",
+                "site-mode",
+            ),
+            report.captioned_table(
+                report.markdown_table(kinds, {"kind": "Kind of contact", "contacts": "Contacts", "minutes": "Minutes"}),
+                f"Site {site}'s contacts by kind (planned group calls, additional sessions, ad-hoc contact)",
+                "site-kind",
+            ),
+        ]
+    )
 
 
 # ---------------------------------------------------------------- OTs
@@ -313,28 +372,40 @@ def site_ots(trial: Trial, site: int, as_of: DateLike) -> pd.DataFrame:
     ots = ots.sort_values(["started_on", "ot_id"], kind="stable")
     departures = trial.metrics.departures
     departures = departures.loc[departures["site"] == int(site)]
-    replaced_by = dict(zip(departures["ot_id"], np.where(departures["replaced"].astype(bool),
-                                                         departures["replaced_by"].astype(str), "not replaced")))
-    replaces = {joiner: leaver for leaver, joiner in zip(departures["ot_id"], departures["replaced_by"].astype(str))
-                if joiner}
-    scores = (trial.competency.loc[(trial.competency["assessed_on"] < cutoff)
-                                   & trial.competency["ot_id"].isin(ots["ot_id"])]
-              .sort_values(["ot_id", "assessed_on"], kind="stable"))
+    replaced_by = dict(
+        zip(
+            departures["ot_id"],
+            np.where(departures["replaced"].astype(bool), departures["replaced_by"].astype(str), "not replaced"),
+        )
+    )
+    replaces = {
+        joiner: leaver for leaver, joiner in zip(departures["ot_id"], departures["replaced_by"].astype(str)) if joiner
+    }
+    scores = trial.competency.loc[
+        (trial.competency["assessed_on"] < cutoff) & trial.competency["ot_id"].isin(ots["ot_id"])
+    ].sort_values(["ot_id", "assessed_on"], kind="stable")
     by_ot = scores.groupby("ot_id")["score"]
     trial_mean = trial_mean_competency(trial, cutoff)
     left = ots["left_on"].notna() & (ots["left_on"] < cutoff)
-    return pd.DataFrame({
-        "ot_id": ots["ot_id"].astype(str).to_numpy(),
-        "in_post_from": [report.long_date(day) for day in ots["started_on"]],
-        "in_post_to": [report.long_date(day) if gone else "in post" for day, gone in zip(ots["left_on"], left)],
-        "replaced_by": [replaced_by.get(ot, "–") for ot in ots["ot_id"]],
-        "replaces": [replaces.get(ot, "–") for ot in ots["ot_id"]],
-        "scores": [", ".join(_number(s, 0) for s in by_ot.get_group(ot)) if ot in by_ot.groups else "not assessed"
-                   for ot in ots["ot_id"]],
-        "against_trial_mean": [_signed(ratio_half_up(float(by_ot.get_group(ot).sum()), by_ot.get_group(ot).size, 1)
-                                       - trial_mean) if ot in by_ot.groups and trial_mean is not None else "–"
-                               for ot in ots["ot_id"]],
-    })
+    return pd.DataFrame(
+        {
+            "ot_id": ots["ot_id"].astype(str).to_numpy(),
+            "in_post_from": [report.long_date(day) for day in ots["started_on"]],
+            "in_post_to": [report.long_date(day) if gone else "in post" for day, gone in zip(ots["left_on"], left)],
+            "replaced_by": [replaced_by.get(ot, "–") for ot in ots["ot_id"]],
+            "replaces": [replaces.get(ot, "–") for ot in ots["ot_id"]],
+            "scores": [
+                ", ".join(_number(s, 0) for s in by_ot.get_group(ot)) if ot in by_ot.groups else "not assessed"
+                for ot in ots["ot_id"]
+            ],
+            "against_trial_mean": [
+                _signed(ratio_half_up(float(by_ot.get_group(ot).sum()), by_ot.get_group(ot).size, 1) - trial_mean)
+                if ot in by_ot.groups and trial_mean is not None
+                else "–"
+                for ot in ots["ot_id"]
+            ],
+        }
+    )
 
 
 def _signed(difference: float) -> str:
@@ -342,22 +413,37 @@ def _signed(difference: float) -> str:
     return f"{'+' if rounded > 0 else '−' if rounded < 0 else '±'}{abs(rounded):.1f}"
 
 
-SITE_OTS_HEADERS = {"ot_id": "OT", "in_post_from": "In post from", "in_post_to": "To",
-                    "replaced_by": "Replaced by", "replaces": "Replaces", "scores": "Competency score(s)",
-                    "against_trial_mean": "Mean against the trial's"}
+SITE_OTS_HEADERS = {
+    "ot_id": "OT",
+    "in_post_from": "In post from",
+    "in_post_to": "To",
+    "replaced_by": "Replaced by",
+    "replaces": "Replaces",
+    "scores": "Competency score(s)",
+    "against_trial_mean": "Mean against the trial's",
+}
 
 
 def ots_markdown(trial: Trial, site: int, as_of: DateLike) -> str:
     ots = site_ots(trial, site, as_of)
     trial_mean = trial_mean_competency(trial, as_of)
     mean_words = f"{trial_mean:.1f}" if trial_mean is not None else "not available (no assessments yet)"
-    intro = (f"{report.plural(len(ots), 'OT')} delivered the intervention at site {site} during its study "
-             f"window (Table 4's OT column). The trial's mean competency score is {mean_words}; a score below "
-             f"{metrics.DEFAULT_LOW_SCORE_THRESHOLD} counts as low. OTs appear by code only.")
+    intro = (
+        f"{report.plural(len(ots), 'OT')} delivered the intervention at site {site} during its study "
+        f"window (Table 4's OT column). The trial's mean competency score is {mean_words}; a score below "
+        f"{metrics.DEFAULT_LOW_SCORE_THRESHOLD} counts as low. OTs appear by code only."
+    )
     if ots.empty:
         return intro
-    return intro + "\n\n" + report.captioned_table(report.markdown_table(ots, SITE_OTS_HEADERS),
-                                                   f"Site {site}'s OTs, as of {report.long_date(as_of)}", "site-ots")
+    return (
+        intro
+        + "\n\n"
+        + report.captioned_table(
+            report.markdown_table(ots, SITE_OTS_HEADERS),
+            f"Site {site}'s OTs, as of {report.long_date(as_of)}",
+            "site-ots",
+        )
+    )
 
 
 # ---------------------------------------------------------------- attention
@@ -374,11 +460,15 @@ def attention_markdown(attention: pd.DataFrame, site: int, as_of: DateLike, expe
     rules = report.attention_rules(expected_minutes)
     if rows.empty:
         return f"As of {report.long_date(as_of)}, site {site} does not need attention. {rules}"
-    return (f"As of {report.long_date(as_of)}, site {site} needs attention "
-            f"({report.plural(len(rows), 'rule')} fired). {rules}\n\n"
-            + report.captioned_table(report.markdown_table(rows, report.ATTENTION_HEADERS),
-                                     f"Why site {site} needs attention as of {report.long_date(as_of)}",
-                                     "site-attention"))
+    return (
+        f"As of {report.long_date(as_of)}, site {site} needs attention "
+        f"({report.plural(len(rows), 'rule')} fired). {rules}\n\n"
+        + report.captioned_table(
+            report.markdown_table(rows, report.ATTENTION_HEADERS),
+            f"Why site {site} needs attention as of {report.long_date(as_of)}",
+            "site-attention",
+        )
+    )
 
 
 # ---------------------------------------------------------------- since the previous month
@@ -401,16 +491,19 @@ class SiteAsOf:
 def site_as_of(trial: Trial, site: int, main_as_of: DateLike, as_of: DateLike, expected_minutes: int) -> SiteAsOf:
     """The site's Table 4 row and attention flags at an earlier cut-off
     ``as_of``, with the records as they stand now (:func:`trial_as_of`)."""
-    table4, attention = trial_as_of(trial, metrics.as_timestamp(main_as_of), metrics.as_timestamp(as_of),
-                                    expected_minutes)
+    table4, attention = trial_as_of(
+        trial, metrics.as_timestamp(main_as_of), metrics.as_timestamp(as_of), expected_minutes
+    )
     rows = table4.loc[table4["site"] == int(site)]
-    return SiteAsOf(rows.iloc[0] if len(rows) else None,
-                    attention.loc[attention["site"] == int(site)].reset_index(drop=True))
+    return SiteAsOf(
+        rows.iloc[0] if len(rows) else None, attention.loc[attention["site"] == int(site)].reset_index(drop=True)
+    )
 
 
 @functools.lru_cache(maxsize=2)
-def trial_as_of(trial: Trial, main_as_of: pd.Timestamp, as_of: pd.Timestamp,
-                expected_minutes: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def trial_as_of(
+    trial: Trial, main_as_of: pd.Timestamp, as_of: pd.Timestamp, expected_minutes: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Table 4 and the attention table of the whole trial at an earlier
     cut-off ``as_of``: the metrics stage's own functions, the contacts counted
     up to that date. Computed once for every site (kept while the kernel runs
@@ -421,16 +514,22 @@ def trial_as_of(trial: Trial, main_as_of: pd.Timestamp, as_of: pd.Timestamp,
     # In the run's window, before the earlier cut-off, at a site open by then:
     # the window of the earlier cut-off, as the clean stage would have flagged it.
     contacts = trial.contacts.assign(
-        in_window=trial.contacts["in_window"].astype(bool) & (trial.contacts["date"] < as_of) & opened.astype(bool))
-    table4 = metrics.table4(contacts, trial.sites, trial.participants, trial.ots, as_of,
-                            expected_minutes=expected_minutes)
+        in_window=trial.contacts["in_window"].astype(bool) & (trial.contacts["date"] < as_of) & opened.astype(bool)
+    )
+    table4 = metrics.table4(
+        contacts, trial.sites, trial.participants, trial.ots, as_of, expected_minutes=expected_minutes
+    )
     monthly = metrics.monthly_minutes(contacts, trial.sites, as_of)
     profile = metrics.site_profile(trial.sites, trial.ots, trial.competency, as_of)
     return table4, metrics.sites_needing_attention(table4, monthly, profile, as_of, expected_minutes)
 
 
-NEWS_MEASURES = {"total_minutes": "Total mentoring (minutes)", "minutes_per_month": "Mean mentoring per month (minutes)",
-                 "essvr_participants": "ESSVR participants", "ots": "OTs delivering the intervention"}
+NEWS_MEASURES = {
+    "total_minutes": "Total mentoring (minutes)",
+    "minutes_per_month": "Mean mentoring per month (minutes)",
+    "essvr_participants": "ESSVR participants",
+    "ots": "OTs delivering the intervention",
+}
 
 
 def changes_since_previous_month(trial: Trial, site: int, as_of: DateLike, expected_minutes: int) -> str:
@@ -443,18 +542,37 @@ def changes_since_previous_month(trial: Trial, site: int, as_of: DateLike, expec
     since = f"since {report.long_date(before_cutoff)}"
     if before.row is None:
         opened = trial.sites.loc[trial.sites["site"] == int(site), "opened_on"].iloc[0]
-        return (f"Site {site} opened on {report.long_date(opened)}, after the previous month's cut-off "
-                f"({report.long_date(before_cutoff)}): this is its first report.")
+        return (
+            f"Site {site} opened on {report.long_date(opened)}, after the previous month's cut-off "
+            f"({report.long_date(before_cutoff)}): this is its first report."
+        )
     parts = [_last_month_sentence(trial.metrics.monthly, site, expected_minutes)]
-    moved = pd.DataFrame([
-        {"measure": label, "before": report.format_value(before.row[column]), "now": report.format_value(now[column]),
-         "change": _change(before.row[column], now[column])}
-        for column, label in NEWS_MEASURES.items()
-    ])
-    parts.append(report.captioned_table(
-        report.markdown_table(moved, {"measure": "Table 4 column", "before": report.long_date(before_cutoff),
-                                      "now": report.long_date(as_of), "change": "Change"}),
-        f"Site {site}'s Table 4 cells, {since}", "site-news"))
+    moved = pd.DataFrame(
+        [
+            {
+                "measure": label,
+                "before": report.format_value(before.row[column]),
+                "now": report.format_value(now[column]),
+                "change": _change(before.row[column], now[column]),
+            }
+            for column, label in NEWS_MEASURES.items()
+        ]
+    )
+    parts.append(
+        report.captioned_table(
+            report.markdown_table(
+                moved,
+                {
+                    "measure": "Table 4 column",
+                    "before": report.long_date(before_cutoff),
+                    "now": report.long_date(as_of),
+                    "change": "Change",
+                },
+            ),
+            f"Site {site}'s Table 4 cells, {since}",
+            "site-news",
+        )
+    )
     parts.append(_flag_changes(before.attention, site_attention(trial.metrics.attention, site), since))
     parts.append(_ot_changes(trial, site, before_cutoff, as_of))
     return "\n\n".join(part for part in parts if part)
@@ -472,8 +590,10 @@ def _last_month_sentence(monthly: pd.DataFrame, site: int, expected_minutes: flo
     if months.empty:
         return ""
     last = months.iloc[-1]
-    sentence = (f"In {_month_words(last['month'])}, the last whole month, the site received "
-                f"{_number(last['minutes'], 0)} minutes of mentoring (expected {expected_minutes:g})")
+    sentence = (
+        f"In {_month_words(last['month'])}, the last whole month, the site received "
+        f"{_number(last['minutes'], 0)} minutes of mentoring (expected {expected_minutes:g})"
+    )
     if len(months) > 1:
         previous = months.iloc[-2]
         sentence += f", against {_number(previous['minutes'], 0)} in {_month_words(previous['month'])}"
@@ -486,8 +606,11 @@ def _flag_changes(before: pd.DataFrame, now: pd.DataFrame, since: str) -> str:
     cleared = sorted(before_reasons - now_reasons)
     kept = [reason for reason in now["reason"] if reason in before_reasons]
     if not raised and not cleared:
-        return (f"Attention flags: none then or now." if not kept else
-                f"Attention flags unchanged {since}: still {report.join_words(kept)}.")
+        return (
+            "Attention flags: none then or now."
+            if not kept
+            else f"Attention flags unchanged {since}: still {report.join_words(kept)}."
+        )
     words = []
     if raised:
         words.append(f"raised {since}: {report.join_words(raised)}")
@@ -505,8 +628,11 @@ def _ot_changes(trial: Trial, site: int, since: pd.Timestamp, as_of: DateLike) -
     left = ots.loc[(ots["left_on"] >= since) & (ots["left_on"] < cutoff)].sort_values(["left_on", "ot_id"])
     events = [f"{ot} started on {report.long_date(day)}" for ot, day in zip(started["ot_id"], started["started_on"])]
     events += [f"{ot} left on {report.long_date(day)}" for ot, day in zip(left["ot_id"], left["left_on"])]
-    return ("OTs: " + report.join_words(events) + "." if events else
-            f"No OT started or left {f'since {report.long_date(since)}'}.")
+    return (
+        "OTs: " + report.join_words(events) + "."
+        if events
+        else f"No OT started or left {f'since {report.long_date(since)}'}."
+    )
 
 
 # ---------------------------------------------------------------- the index of site pages
@@ -517,7 +643,9 @@ def index_table(table4: pd.DataFrame, attention: pd.DataFrame) -> pd.DataFrame:
     ``months_in_study``, ``total_minutes``, ``minutes_per_month``,
     ``pct_phone_teams``, ``ots``, ``dose_band``, ``attention`` (the reasons, ``; ``-joined)."""
     flags = attention.groupby("site")["reason"].agg("; ".join)
-    return (table4[["site", "months_in_study", "total_minutes", "minutes_per_month", "pct_phone_teams", "ots",
-                    "dose_band"]]
-            .assign(attention=lambda t: t["site"].map(flags).fillna("").astype(str))
-            .sort_values("site", kind="stable").reset_index(drop=True))
+    return (
+        table4[["site", "months_in_study", "total_minutes", "minutes_per_month", "pct_phone_teams", "ots", "dose_band"]]
+        .assign(attention=lambda t: t["site"].map(flags).fillna("").astype(str))
+        .sort_values("site", kind="stable")
+        .reset_index(drop=True)
+    )

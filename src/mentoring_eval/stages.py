@@ -65,17 +65,22 @@ def read_clean_tables(processed_dir: Path) -> dict[str, pd.DataFrame]:
     missing = [name for name in CLEAN_TABLES if not (processed_dir / f"{name}.parquet").exists()]
     if missing:
         raise InputError(f"{processed_dir}: {missing[0]}.parquet not found; run the clean stage first")
-    return {name: pd.read_parquet(processed_dir / f"{name}.parquet",
-                                  columns=METRICS_CONTACT_COLUMNS if name == "contacts" else None)
-            for name in CLEAN_TABLES}
+    return {
+        name: pd.read_parquet(
+            processed_dir / f"{name}.parquet", columns=METRICS_CONTACT_COLUMNS if name == "contacts" else None
+        )
+        for name in CLEAN_TABLES
+    }
 
 
-def compute_site_metrics(clean: dict[str, pd.DataFrame], as_of: str, expected_minutes: int,
-                         reference_table: Path | None = None) -> SiteMetrics:
+def compute_site_metrics(
+    clean: dict[str, pd.DataFrame], as_of: str, expected_minutes: int, reference_table: Path | None = None
+) -> SiteMetrics:
     """Table 4 and everything else per site; the publication check when a
     published table (with its facts file beside it) is given."""
-    table4 = metrics.table4(clean["contacts"], clean["sites"], clean["participants"], clean["ots"], as_of,
-                            expected_minutes=expected_minutes)
+    table4 = metrics.table4(
+        clean["contacts"], clean["sites"], clean["participants"], clean["ots"], as_of, expected_minutes=expected_minutes
+    )
     monthly = metrics.monthly_minutes(clean["contacts"], clean["sites"], as_of)
     profile = metrics.site_profile(clean["sites"], clean["ots"], clean["competency"], as_of)
     departures = metrics.ot_departures(clean["ots"], clean["sites"], as_of)
@@ -100,8 +105,9 @@ def compute_site_metrics(clean: dict[str, pd.DataFrame], as_of: str, expected_mi
     )
 
 
-def run_site_metrics_stage(processed_dir: str | Path, as_of: str, expected_minutes: int,
-                           reference_table: str | Path | None = None) -> SiteMetrics:
+def run_site_metrics_stage(
+    processed_dir: str | Path, as_of: str, expected_minutes: int, reference_table: str | Path | None = None
+) -> SiteMetrics:
     processed_dir = Path(processed_dir)
     reference = Path(reference_table) if reference_table else None
     result = compute_site_metrics(read_clean_tables(processed_dir), as_of, expected_minutes, reference)
@@ -116,11 +122,14 @@ def load_site_metrics(processed_dir: str | Path) -> SiteMetrics:
     missing = [name for name in FILE_NAMES.values() if not (processed_dir / name).exists()]
     if missing:
         raise InputError(f"{processed_dir}: {missing[0]} not found; run the site metrics stage first")
-    return SiteMetrics(**{
-        name: pd.read_csv(processed_dir / file, dtype_backend="numpy_nullable",
-                          parse_dates=DATE_COLUMNS.get(name, []))
-        for name, file in FILE_NAMES.items()
-    })
+    return SiteMetrics(
+        **{
+            name: pd.read_csv(
+                processed_dir / file, dtype_backend="numpy_nullable", parse_dates=DATE_COLUMNS.get(name, [])
+            )
+            for name, file in FILE_NAMES.items()
+        }
+    )
 
 
 # ---------------------------------------------------------------- figures
@@ -132,15 +141,21 @@ def run_figures_stage(processed_dir: str | Path, report_dir: str | Path, expecte
     from mentoring_eval import figures
 
     computed = load_site_metrics(processed_dir)
-    charts = figures.all_charts(computed.table4, computed.monthly, computed.profile, computed.departures,
-                                expected_minutes=expected_minutes)
+    charts = figures.all_charts(
+        computed.table4, computed.monthly, computed.profile, computed.departures, expected_minutes=expected_minutes
+    )
     figure_dir = Path(report_dir) / "figures"
     figure_dir.mkdir(parents=True, exist_ok=True)
     with atomic_outputs(figure_dir) as staging:
         for chart in charts:
             figures.save_chart(chart, staging)
-        write_json({chart.name: {"title": chart.title, "caption": chart.caption, "alt_text": chart.alt_text}
-                    for chart in charts}, staging / FIGURE_INDEX)
+        write_json(
+            {
+                chart.name: {"title": chart.title, "caption": chart.caption, "alt_text": chart.alt_text}
+                for chart in charts
+            },
+            staging / FIGURE_INDEX,
+        )
     return charts
 
 

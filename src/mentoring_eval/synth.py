@@ -122,8 +122,15 @@ class LogRow:
     raw: dict[str, str] = field(default_factory=dict)  # spelled-out values
 
     def key(self) -> tuple:
-        return (self.day, tuple(sorted(self.sites)), self.mentor, tuple(sorted(self.ots)),
-                self.mode, self.minutes, self.kind)
+        return (
+            self.day,
+            tuple(sorted(self.sites)),
+            self.mentor,
+            tuple(sorted(self.ots)),
+            self.mode,
+            self.minutes,
+            self.kind,
+        )
 
 
 def _tenths_half_up(numerator: int, denominator: int) -> int:
@@ -202,10 +209,11 @@ def load_staffing(reference_dir: Path, targets: list[SiteTarget]) -> dict[int, S
     reason_queue = sorted(reasons, key=lambda r: (r != "new job", r))
     plans: dict[int, StaffingPlan] = {}
     for site in sorted(departures, key=lambda s: (-departures[s], s)):
-        taken, reason_queue = reason_queue[: departures[site]], reason_queue[departures[site]:]
+        taken, reason_queue = reason_queue[: departures[site]], reason_queue[departures[site] :]
         plans[site] = StaffingPlan(leave_reasons=tuple(taken), low_competency=site in low_sites)
-    plans[unreplaced_site] = StaffingPlan(leave_reasons=("",), replaced=False,
-                                          low_competency=unreplaced_site in low_sites)
+    plans[unreplaced_site] = StaffingPlan(
+        leave_reasons=("",), replaced=False, low_competency=unreplaced_site in low_sites
+    )
     for target in targets:
         plans.setdefault(target.site, StaffingPlan(low_competency=target.site in low_sites))
     return plans
@@ -223,16 +231,20 @@ def build_sites(targets: list[SiteTarget], rng: np.random.Generator) -> dict[int
     return {t.site: t.opening_month.replace(day=int(rng.integers(3, 26))) for t in targets}
 
 
-def build_ots(targets: list[SiteTarget], plans: dict[int, StaffingPlan], opened: dict[int, date],
-              facts: dict, rng: np.random.Generator) -> list[dict]:
+def build_ots(
+    targets: list[SiteTarget],
+    plans: dict[int, StaffingPlan],
+    opened: dict[int, date],
+    facts: dict,
+    rng: np.random.Generator,
+) -> list[dict]:
     """OTs per site: two from the start, each departure followed by a replacement."""
     unreplaced_month = date.fromisoformat(facts["unreplaced_departure"]["month"] + "-01")
     rows: list[dict] = []
     for target in targets:
         plan = plans[target.site]
         start = opened[target.site] - timedelta(days=int(rng.integers(7, 30)))
-        in_post = [{"site": target.site, "started_on": start, "left_on": None, "leave_reason": ""}
-                   for _ in range(2)]
+        in_post = [{"site": target.site, "started_on": start, "left_on": None, "leave_reason": ""} for _ in range(2)]
         rows += in_post
         window = months_between(target.opening_month, STUDY_END)
         for index, reason in enumerate(plan.leave_reasons):
@@ -246,8 +258,12 @@ def build_ots(targets: list[SiteTarget], plans: dict[int, StaffingPlan], opened:
             leaver["left_on"] = month.replace(day=int(rng.integers(1, 28)))
             leaver["leave_reason"] = reason
             if plan.replaced:
-                replacement = {"site": target.site, "left_on": None, "leave_reason": "",
-                               "started_on": leaver["left_on"] + timedelta(days=int(rng.integers(10, 40)))}
+                replacement = {
+                    "site": target.site,
+                    "left_on": None,
+                    "leave_reason": "",
+                    "started_on": leaver["left_on"] + timedelta(days=int(rng.integers(10, 40))),
+                }
                 in_post[index % 2] = replacement
                 rows.append(replacement)
     # Traps: an OT who starts after the cut-off (not counted), one who leaves after it (counted).
@@ -288,15 +304,22 @@ def build_participants(targets: list[SiteTarget], opened: dict[int, date], rng: 
     ESSVR participants randomised after the cut-off (neither counted)."""
     rows: list[dict] = []
     for target in targets:
-        arms = (["ESSVR"] * target.essvr_participants
-                + ["usual care"] * int(rng.integers(target.essvr_participants // 2, target.essvr_participants + 3)))
+        arms = ["ESSVR"] * target.essvr_participants + ["usual care"] * int(
+            rng.integers(target.essvr_participants // 2, target.essvr_participants + 3)
+        )
         for arm in arms:
-            rows.append({"site": target.site, "arm": arm, "randomised_on": random_day(opened[target.site], STUDY_END, rng)})
+            rows.append(
+                {"site": target.site, "arm": arm, "randomised_on": random_day(opened[target.site], STUDY_END, rng)}
+            )
         for _ in range(int(rng.integers(0, 3))):
-            rows.append({"site": target.site, "arm": "ESSVR",
-                         "randomised_on": random_day(STUDY_END, date(2020, 9, 1), rng)})
+            rows.append(
+                {"site": target.site, "arm": "ESSVR", "randomised_on": random_day(STUDY_END, date(2020, 9, 1), rng)}
+            )
     rows.sort(key=lambda r: (r["randomised_on"], r["site"], r["arm"]))
-    arm_spellings = {"ESSVR": ("ESSVR", "ESSVR", "essvr", "Essvr"), "usual care": ("usual care", "Usual care", "USUAL CARE")}
+    arm_spellings = {
+        "ESSVR": ("ESSVR", "ESSVR", "essvr", "Essvr"),
+        "usual care": ("usual care", "Usual care", "USUAL CARE"),
+    }
     for number, row in enumerate(rows, start=1):
         row["participant_id"] = f"P{number:04d}"
         spellings = arm_spellings[row["arm"]]
@@ -315,8 +338,11 @@ def mentor_for(site: int, day: date) -> str:
 
 
 def ots_in_post(ots: list[dict], site: int, day: date) -> list[str]:
-    return [ot["ot_id"] for ot in ots
-            if ot["site"] == site and ot["started_on"] <= day and (ot["left_on"] is None or ot["left_on"] > day)]
+    return [
+        ot["ot_id"]
+        for ot in ots
+        if ot["site"] == site and ot["started_on"] <= day and (ot["left_on"] is None or ot["left_on"] > day)
+    ]
 
 
 def phone_or_teams(day: date, rng: np.random.Generator) -> str:
@@ -329,8 +355,13 @@ def routine_note(rng: np.random.Generator) -> str:
     return ROUTINE_NOTES[int(rng.integers(0, len(ROUTINE_NOTES)))]
 
 
-def planned_sessions(targets: dict[int, SiteTarget], ots: list[dict], unreplaced_site: int,
-                     unreplaced_month: date, rng: np.random.Generator) -> list[LogRow]:
+def planned_sessions(
+    targets: dict[int, SiteTarget],
+    ots: list[dict],
+    unreplaced_site: int,
+    unreplaced_month: date,
+    rng: np.random.Generator,
+) -> list[LogRow]:
     """Monthly group sessions per pair of sites; a site attends as many as its
     budget of phone/Teams minutes allows; both attending make a joint session."""
     attended: dict[int, set[date]] = {}
@@ -347,13 +378,24 @@ def planned_sessions(targets: dict[int, SiteTarget], ots: list[dict], unreplaced
             sites = tuple(s for s in pair if month in attended[s])
             minutes = int(rng.choice([45, 60, 60, 60, 60, 75, 90]))
             present = [ot for s in sites for ot in ots_in_post(ots, s, day) if rng.random() < 0.85]
-            rows.append(LogRow(day, sites, mentor_for(sites[0], day), tuple(present),
-                               phone_or_teams(day, rng), minutes, "planned", routine_note(rng)))
+            rows.append(
+                LogRow(
+                    day,
+                    sites,
+                    mentor_for(sites[0], day),
+                    tuple(present),
+                    phone_or_teams(day, rng),
+                    minutes,
+                    "planned",
+                    routine_note(rng),
+                )
+            )
     return rows
 
 
-def top_up_contacts(target: SiteTarget, planned_minutes: int, ots: list[dict],
-                    rng: np.random.Generator) -> list[LogRow]:
+def top_up_contacts(
+    target: SiteTarget, planned_minutes: int, ots: list[dict], rng: np.random.Generator
+) -> list[LogRow]:
     """Additional sessions and ad-hoc contacts that bring the site exactly to its
     published total and phone/Teams share."""
     phone_teams_left = target.phone_teams_minutes - planned_minutes
@@ -365,32 +407,66 @@ def top_up_contacts(target: SiteTarget, planned_minutes: int, ots: list[dict],
         day = random_day(first, STUDY_END, rng)
         kind = "additional" if minutes >= 30 else "ad hoc"
         present = ots_in_post(ots, target.site, day)[:1]
-        rows.append(LogRow(day, (target.site,), mentor_for(target.site, day), tuple(present),
-                           phone_or_teams(day, rng), minutes, kind, routine_note(rng)))
+        rows.append(
+            LogRow(
+                day,
+                (target.site,),
+                mentor_for(target.site, day),
+                tuple(present),
+                phone_or_teams(day, rng),
+                minutes,
+                kind,
+                routine_note(rng),
+            )
+        )
     for minutes in partition(written, 5, 15, rng):
         day = random_day(first, STUDY_END, rng)
         present = ots_in_post(ots, target.site, day)[:1]
-        rows.append(LogRow(day, (target.site,), mentor_for(target.site, day), tuple(present),
-                           "written", minutes, "ad hoc", routine_note(rng)))
+        rows.append(
+            LogRow(
+                day,
+                (target.site,),
+                mentor_for(target.site, day),
+                tuple(present),
+                "written",
+                minutes,
+                "ad hoc",
+                routine_note(rng),
+            )
+        )
     return rows
 
 
-def out_of_window_contacts(targets: dict[int, SiteTarget], opened: dict[int, date],
-                           ots: list[dict], rng: np.random.Generator) -> list[LogRow]:
+def out_of_window_contacts(
+    targets: dict[int, SiteTarget], opened: dict[int, date], ots: list[dict], rng: np.random.Generator
+) -> list[LogRow]:
     """Contacts the study window excludes (set-up calls before the opening month,
     sessions on or after the cut-off), and in-window ones that a naive reading
     would exclude (before the opening *day* but in the opening month)."""
     rows: list[LogRow] = []
     for site in sorted(targets)[::3]:
         day = targets[site].opening_month - timedelta(days=int(rng.integers(3, 20)))
-        rows.append(LogRow(day, (site,), mentor_for(site, day), (), "phone", 30, "additional",
-                           "Set-up call before site opened."))
+        rows.append(
+            LogRow(
+                day, (site,), mentor_for(site, day), (), "phone", 30, "additional", "Set-up call before site opened."
+            )
+        )
     for site in sorted(targets)[1::4]:
         day = STUDY_END + timedelta(days=int(rng.integers(0, 20)))
         if site == sorted(targets)[1]:
             day = STUDY_END  # the cut-off day itself is outside
-        rows.append(LogRow(day, (site,), mentor_for(site, day), tuple(ots_in_post(ots, site, day)[:1]),
-                           "teams", 60, "planned", routine_note(rng)))
+        rows.append(
+            LogRow(
+                day,
+                (site,),
+                mentor_for(site, day),
+                tuple(ots_in_post(ots, site, day)[:1]),
+                "teams",
+                60,
+                "planned",
+                routine_note(rng),
+            )
+        )
     return rows
 
 
@@ -413,7 +489,9 @@ def invalid_rows(targets: dict[int, SiteTarget], rng: np.random.Generator) -> li
     day = date(2019, 5, 14)
     return [
         LogRow(day, (site[0],), "M1", (), "phone", 60, "planned", raw={"date": ""}, invalid="missing date"),
-        LogRow(day, (site[1],), "M1", (), "phone", 45, "additional", raw={"date": "31/02/2019"}, invalid="impossible date"),
+        LogRow(
+            day, (site[1],), "M1", (), "phone", 45, "additional", raw={"date": "31/02/2019"}, invalid="impossible date"
+        ),
         LogRow(day, (site[2],), "M2", (), "phone", 30, "ad hoc", raw={"site": "Site 17"}, invalid="unknown site"),
         LogRow(day, (site[3],), "M2", (), "phone", 60, "planned", raw={"mode": "face to face"}, invalid="unknown mode"),
         LogRow(day, (site[4],), "M3", (), "phone", 60, "planned", raw={"minutes": ""}, invalid="missing minutes"),
@@ -428,14 +506,17 @@ def plant_personal_details(rows: list[LogRow], rng: np.random.Generator) -> None
     picks = rng.choice(len(rows), size=12, replace=False)
     for count, index in enumerate(sorted(int(i) for i in picks)):
         name = INVENTED_NAMES[count % len(INVENTED_NAMES)]
-        detail = [f"{name} (NHS no {INVENTED_NHS_NUMBERS[count % 2]}) discussed; phased return.",
-                  f"Visit to {name} at {INVENTED_ADDRESSES[count % 2]}, employer meeting booked.",
-                  f"{name}'s manager unsupportive; OT to call back."][count % 3]
+        detail = [
+            f"{name} (NHS no {INVENTED_NHS_NUMBERS[count % 2]}) discussed; phased return.",
+            f"Visit to {name} at {INVENTED_ADDRESSES[count % 2]}, employer meeting booked.",
+            f"{name}'s manager unsupportive; OT to call back.",
+        ][count % 3]
         rows[index].notes = detail
 
 
-def with_duplicates(spelled: list[tuple[LogRow, dict[str, str]]], genuine: int,
-                    rng: np.random.Generator) -> list[tuple[LogRow, dict[str, str]]]:
+def with_duplicates(
+    spelled: list[tuple[LogRow, dict[str, str]]], genuine: int, rng: np.random.Generator
+) -> list[tuple[LogRow, dict[str, str]]]:
     """Entries a mentor logged twice, among the first ``genuine`` rows: half
     copied exactly, half re-typed with other spellings of the same values."""
     picks = sorted(int(i) for i in rng.choice(genuine, size=14, replace=False))
@@ -477,8 +558,11 @@ def spell_row(row: LogRow, rng: np.random.Generator) -> dict[str, str]:
     date_style = row.raw.get("date_style") or pick(DATE_STYLES)
     site_style = pick(SITE_STYLES)
     modes = {"phone": PHONE_SPELLINGS, "teams": TEAMS_SPELLINGS, "written": WRITTEN_SPELLINGS}[row.mode]
-    kind = {"planned": pick(("planned", "Planned", "")), "additional": pick(("additional", "Additional")),
-            "ad hoc": pick(("ad hoc", "Ad hoc", "AD HOC"))}[row.kind]
+    kind = {
+        "planned": pick(("planned", "Planned", "")),
+        "additional": pick(("additional", "Additional")),
+        "ad hoc": pick(("ad hoc", "Ad hoc", "AD HOC")),
+    }[row.kind]
     spelled = {
         "date": spell_date(row.day, date_style),
         "site": pick(JOINT_SEPARATORS).join(site_style.format(n=s) for s in row.sites),
@@ -536,19 +620,35 @@ def generate(raw_dir: Path, reference_dir: Path, seed: int = SEED) -> None:
     spelled.sort(key=lambda pair: (pair[0].day, pair[0].mentor, pair[0].sites, pair[0].minutes))
 
     raw_dir.mkdir(parents=True, exist_ok=True)
-    write_csv(raw_dir / "sites.csv", ["site", "opened_on"],
-              [[str(site), iso(day)] for site, day in sorted(opened.items())])
-    write_csv(raw_dir / "participants.csv", ["participant_id", "site", "arm", "randomised_on"],
-              [[p["participant_id"], str(p["site"]), p["arm"], iso(p["randomised_on"])] for p in participants])
-    write_csv(raw_dir / "ots.csv", ["ot_id", "site", "started_on", "left_on", "leave_reason"],
-              [[o["ot_id"], str(o["site"]), iso(o["started_on"]), iso(o["left_on"]), o["leave_reason"]] for o in ots])
-    write_csv(raw_dir / "competency.csv", ["ot_id", "assessed_on", "score"],
-              [[c["ot_id"], iso(c["assessed_on"]), str(c["score"])] for c in competency])
+    write_csv(
+        raw_dir / "sites.csv", ["site", "opened_on"], [[str(site), iso(day)] for site, day in sorted(opened.items())]
+    )
+    write_csv(
+        raw_dir / "participants.csv",
+        ["participant_id", "site", "arm", "randomised_on"],
+        [[p["participant_id"], str(p["site"]), p["arm"], iso(p["randomised_on"])] for p in participants],
+    )
+    write_csv(
+        raw_dir / "ots.csv",
+        ["ot_id", "site", "started_on", "left_on", "leave_reason"],
+        [[o["ot_id"], str(o["site"]), iso(o["started_on"]), iso(o["left_on"]), o["leave_reason"]] for o in ots],
+    )
+    write_csv(
+        raw_dir / "competency.csv",
+        ["ot_id", "assessed_on", "score"],
+        [[c["ot_id"], iso(c["assessed_on"]), str(c["score"])] for c in competency],
+    )
     # Mentors' spreadsheets come out of Excel: a byte-order mark and untidy headers.
     header = ["Date", " Site", "Mentor", "OTs", "Mode ", "Minutes", "Kind", "Notes"]
-    write_csv(raw_dir / "mentoring_log.csv", header,
-              [[line[k] for k in ("date", "site", "mentor", "ots", "mode", "minutes", "kind", "notes")]
-               for _, line in spelled], bom=True)
+    write_csv(
+        raw_dir / "mentoring_log.csv",
+        header,
+        [
+            [line[k] for k in ("date", "site", "mentor", "ots", "mode", "minutes", "kind", "notes")]
+            for _, line in spelled
+        ],
+        bom=True,
+    )
     write_manifest(raw_dir, reference_dir / SYNTHETIC_MANIFEST)
 
 
@@ -570,8 +670,9 @@ def _make_distinct(rows: list[LogRow], rng: np.random.Generator) -> list[LogRow]
     return rows
 
 
-def _early_in_opening_month(rows: list[LogRow], targets: dict[int, SiteTarget], opened: dict[int, date],
-                            rng: np.random.Generator) -> None:
+def _early_in_opening_month(
+    rows: list[LogRow], targets: dict[int, SiteTarget], opened: dict[int, date], rng: np.random.Generator
+) -> None:
     """Move one contact of some sites to their opening month, before the opening
     day: counted (the window starts with the month), though a naive
     ``date >= opened_on`` would drop it."""
@@ -585,8 +686,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mentoring_eval.synth", description=__doc__.split("\n\n")[0])
     root = project_root()
     parser.add_argument("--raw", type=Path, default=root / "data" / "raw", help="folder to write (default: data/raw)")
-    parser.add_argument("--reference", type=Path, default=root / "data" / "reference",
-                        help="published Table 4 and facts (default: data/reference)")
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        default=root / "data" / "reference",
+        help="published Table 4 and facts (default: data/reference)",
+    )
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args(argv)
     generate(args.raw, args.reference, args.seed)

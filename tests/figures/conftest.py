@@ -3,10 +3,10 @@ the five charts drawn from them once per session (tests only read them)."""
 
 from __future__ import annotations
 
+import chart_tables
 import pandas as pd
 import pytest
 
-import chart_tables
 from mentoring_eval.figures import Chart
 
 

@@ -41,11 +41,11 @@ import matplotlib as mpl
 import numpy as np
 import pandas as pd
 import pytest
+from chart_tables import CHART_NAMES, build_one
 from matplotlib.figure import Figure
 from matplotlib.testing.compare import compare_images
 from PIL import Image
 
-from chart_tables import CHART_NAMES, build_all, build_one
 from mentoring_eval import figures
 from mentoring_eval.figures import Chart
 
@@ -86,31 +86,63 @@ def test_every_chart_draws_a_trial_with_no_mentoring_yet():
     """Early in a live trial every site can have zero minutes (shares NA): the
     charts say so rather than fail."""
     sites = [1, 2, 3]
-    site_metrics = pd.DataFrame({
-        "site": sites, "months_in_study": [2, 1, 1], "total_minutes": [0, 0, 0],
-        "pct_phone_teams": pd.array([pd.NA] * 3, dtype="Float64"), "essvr_participants": [0, 1, 0], "ots": [2, 2, 1],
-        "minutes_per_month": pd.array([0, 0, 0], dtype="Int64"), "participants_per_ot": pd.array([0, 0, 0], dtype="Int64"),
-        "phone_minutes": [0, 0, 0], "teams_minutes": [0, 0, 0], "written_minutes": [0, 0, 0],
-        "dose_band": ["below"] * 3,
-    })
-    profile = pd.DataFrame({"site": sites, "mean_competency": pd.array([70.0, pd.NA, 65.0], dtype="Float64"),
-                            "low_competency": [False, False, False], "leavers": [0, 0, 0], "replaced": [0, 0, 0],
-                            "unreplaced": [0, 0, 0], "turnover": [False, False, False]})
-    monthly = pd.DataFrame({"site": [1, 1, 2, 3], "month": ["2020-01", "2020-02", "2020-02", "2020-02"],
-                            "minutes": [0.0, 0.0, 0.0, 0.0]})
-    departures = pd.DataFrame({"ot_id": pd.Series([], dtype=str), "site": pd.Series([], dtype="int64"),
-                               "left_on": pd.Series([], dtype="datetime64[ns]"), "month": pd.Series([], dtype=str),
-                               "leave_reason": pd.Series([], dtype=str), "replaced": pd.Series([], dtype=bool)})
+    site_metrics = pd.DataFrame(
+        {
+            "site": sites,
+            "months_in_study": [2, 1, 1],
+            "total_minutes": [0, 0, 0],
+            "pct_phone_teams": pd.array([pd.NA] * 3, dtype="Float64"),
+            "essvr_participants": [0, 1, 0],
+            "ots": [2, 2, 1],
+            "minutes_per_month": pd.array([0, 0, 0], dtype="Int64"),
+            "participants_per_ot": pd.array([0, 0, 0], dtype="Int64"),
+            "phone_minutes": [0, 0, 0],
+            "teams_minutes": [0, 0, 0],
+            "written_minutes": [0, 0, 0],
+            "dose_band": ["below"] * 3,
+        }
+    )
+    profile = pd.DataFrame(
+        {
+            "site": sites,
+            "mean_competency": pd.array([70.0, pd.NA, 65.0], dtype="Float64"),
+            "low_competency": [False, False, False],
+            "leavers": [0, 0, 0],
+            "replaced": [0, 0, 0],
+            "unreplaced": [0, 0, 0],
+            "turnover": [False, False, False],
+        }
+    )
+    monthly = pd.DataFrame(
+        {"site": [1, 1, 2, 3], "month": ["2020-01", "2020-02", "2020-02", "2020-02"], "minutes": [0.0, 0.0, 0.0, 0.0]}
+    )
+    departures = pd.DataFrame(
+        {
+            "ot_id": pd.Series([], dtype=str),
+            "site": pd.Series([], dtype="int64"),
+            "left_on": pd.Series([], dtype="datetime64[ns]"),
+            "month": pd.Series([], dtype=str),
+            "leave_reason": pd.Series([], dtype=str),
+            "replaced": pd.Series([], dtype=bool),
+        }
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a collapsed layout warns: that is a broken chart
         charts = figures.all_charts(site_metrics, monthly, profile, departures)
-    assert [chart.name for chart in charts] == ["dose_by_site", "dose_vs_competency", "dose_by_turnover",
-                                                "monthly_heatmap", "mode_by_site"]
+    assert [chart.name for chart in charts] == [
+        "dose_by_site",
+        "dose_vs_competency",
+        "dose_by_turnover",
+        "monthly_heatmap",
+        "mode_by_site",
+    ]
     assert "no mentoring recorded" in charts[-1].title and "No site has mentoring" in charts[-1].alt_text
 
 
 @pytest.mark.parametrize("name", CHART_NAMES)
-def test_same_inputs_give_the_same_svg_and_png_bytes(site_metrics, monthly_minutes, site_profile, ot_departures, name, tmp_path):
+def test_same_inputs_give_the_same_svg_and_png_bytes(
+    site_metrics, monthly_minutes, site_profile, ot_departures, name, tmp_path
+):
     first, second = (build_one(name, site_metrics, monthly_minutes, site_profile, ot_departures) for _ in range(2))
     assert figures.chart_to_svg(first) == figures.chart_to_svg(second)
     (tmp_path / "a").mkdir()
@@ -160,8 +192,12 @@ def with_antialiasing_changed(png: Path, out: Path, gamma: float = ANTIALIASING_
     grey = image[..., 0]
     is_grey = (grey == image[..., 1]) & (grey == image[..., 2]) & (grey > 0) & (grey < 255)
     padded = np.pad(grey, 1, mode="edge")
-    on_edge = ((padded[1:-1, :-2] != grey) | (padded[1:-1, 2:] != grey)
-               | (padded[:-2, 1:-1] != grey) | (padded[2:, 1:-1] != grey))
+    on_edge = (
+        (padded[1:-1, :-2] != grey)
+        | (padded[1:-1, 2:] != grey)
+        | (padded[:-2, 1:-1] != grey)
+        | (padded[2:, 1:-1] != grey)
+    )
     edge = is_grey & on_edge
     image[edge] = 255 * (image[edge] / 255) ** gamma
     Image.fromarray(image.round().astype(np.uint8)).save(out)
@@ -201,9 +237,9 @@ def test_tolerance_catches_one_emptied_heatmap_cell(monthly_minutes, ot_departur
     assert compare_with_baseline(png, "monthly_heatmap") is not None
 
 
-
-def test_each_chart_alone_is_the_one_all_charts_builds(charts, site_metrics, monthly_minutes, site_profile,
-                                                        ot_departures):
+def test_each_chart_alone_is_the_one_all_charts_builds(
+    charts, site_metrics, monthly_minutes, site_profile, ot_departures
+):
     """So the tests that build one chart at a time test what the report shows."""
     for name in CHART_NAMES:
         alone = build_one(name, site_metrics, monthly_minutes, site_profile, ot_departures)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-
 from chart_tables import LOW_COMPETENCY_SITES
+
 from mentoring_eval import figures
 
 
@@ -19,7 +19,6 @@ def test_competency_chart_without_scores_says_so(site_metrics, site_profile):
     chart = figures.dose_vs_competency(site_metrics, site_profile.assign(mean_competency=np.nan))
     assert chart.alt_text == "Empty chart: No site has a competency score yet."
     assert "No site has a competency score yet." in [text.get_text() for text in chart.figure.axes[0].texts]
-
 
 
 def test_alt_text_names_the_extremes(charts):

@@ -26,7 +26,6 @@ def test_bars_are_ordered_by_minutes(charts):
     assert widths == sorted(widths, reverse=True)  # first row (top) is the largest
 
 
-
 def test_alt_text_names_the_extremes_and_the_bands(charts):
     alt_text = charts["dose_by_site"].alt_text
     assert "Site 7 highest at 121 minutes per month, site 2 lowest at 43" in alt_text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import chart_tables
+
 from mentoring_eval import figures
 
 
@@ -32,7 +33,6 @@ def test_heatmap_readable_at_200_sites():
     assert 10 <= len(ax.get_yticklabels()) <= 50
     assert len(ax.get_xticklabels()) <= 12
     assert "200 sites over 26 months" in chart.alt_text
-
 
 
 def test_alt_text_gives_the_span_and_the_departures(charts):

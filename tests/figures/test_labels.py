@@ -31,4 +31,3 @@ def test_labelled_sites_numbers_every_site_of_a_small_trial_and_the_extremes_of_
     many = pd.DataFrame({"site": range(200), "minutes_per_month": range(200)})
     shown = figures.labelled_sites(many, "minutes_per_month")
     assert shown.sum() == 20 and shown[:10].all() and shown[-10:].all()
-

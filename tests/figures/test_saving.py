@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+from chart_tables import build_all
 from matplotlib.figure import Figure
 
-from chart_tables import build_all
 from mentoring_eval import figures
 
 
@@ -16,12 +16,14 @@ def test_rendering_twice_gives_the_same_svg_whatever_came_between(charts, tmp_pa
     first = figures.figure_to_svg(chart.figure)  # drawn afresh each time (chart_to_svg keeps its first drawing)
     figures.save_chart(chart, tmp_path)  # a 200 dpi PNG in between
     assert figures.figure_to_svg(chart.figure) == first
-    assert figures.chart_to_svg(chart) == figures.figure_to_svg(chart.figure, title=chart.title,
-                                                                 description=chart.alt_text)
+    assert figures.chart_to_svg(chart) == figures.figure_to_svg(
+        chart.figure, title=chart.title, description=chart.alt_text
+    )
 
 
-def test_each_chart_is_drawn_once_per_output_format(site_metrics, monthly_minutes, site_profile, ot_departures,
-                                                    tmp_path, monkeypatch):
+def test_each_chart_is_drawn_once_per_output_format(
+    site_metrics, monthly_minutes, site_profile, ot_departures, tmp_path, monkeypatch
+):
     """Building a chart lays it out without drawing it; the SVG file and the
     notebook's copy share one SVG drawing, and the PNG is the other."""
     drawn: list[str] = []
@@ -69,4 +71,3 @@ def test_notebook_output_is_svg_with_alt_text_as_plain_text(charts):
     assert f"<desc>{chart.alt_text}</desc>" in bundle["image/svg+xml"]
     assert bundle["text/plain"] == chart.alt_text
     assert bundle == DisplayFormatter().format(figures.svg_for_notebook(chart))[0]
-

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import chart_tables
 import pytest
 
-import chart_tables
 from mentoring_eval import figures
 
 
@@ -20,4 +20,3 @@ def test_bar_charts_cap_height_and_thin_labels_at_200_sites(builder):
     chart = builder(site_metrics)
     assert chart.figure.get_figheight() <= figures.MAX_FIGURE_HEIGHT_IN
     assert len(chart.figure.axes[0].get_yticklabels()) <= 50
-

@@ -4,8 +4,8 @@ state; titles wrap evenly; heights grow with rows up to the page cap."""
 from __future__ import annotations
 
 import matplotlib as mpl
-
 from chart_tables import build_all
+
 from mentoring_eval import figures
 from mentoring_eval.figures.style import MAX_FIGURE_HEIGHT_IN, balanced_wrap, height_for_rows
 
@@ -15,7 +15,6 @@ def test_builders_leave_global_rcparams_alone(site_metrics, monthly_minutes, sit
     build_all(site_metrics, monthly_minutes, site_profile, ot_departures)
     figures.figure_to_svg(figures.dose_by_site(site_metrics).figure)
     assert dict(mpl.rcParams) == before
-
 
 
 def test_titles_wrap_onto_lines_of_even_length():

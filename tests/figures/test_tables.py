@@ -17,4 +17,3 @@ def test_row_order_does_not_change_the_chart(site_metrics, site_profile):
     a = figures.chart_to_svg(figures.dose_vs_competency(site_metrics, site_profile))
     b = figures.chart_to_svg(figures.dose_vs_competency(shuffled, site_profile.iloc[::-1]))
     assert a == b
-

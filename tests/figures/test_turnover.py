@@ -27,6 +27,5 @@ def test_strip_offsets_stay_inside_their_group_however_many_sites_share_a_value(
     assert len(np.unique(offsets)) == 150  # still side by side, none on top of another
 
 
-
 def test_alt_text_describes_each_group(charts):
     assert "Unreplaced departure: 1 site (site 2), 43 minutes per month." in charts["dose_by_turnover"].alt_text

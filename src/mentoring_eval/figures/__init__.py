@@ -28,21 +28,61 @@ from mentoring_eval.figures.heatmap import monthly_heatmap, site_month_matrix
 from mentoring_eval.figures.labels import labelled_sites, place_point_labels
 from mentoring_eval.figures.mode import MODE_STYLE, mode_by_site
 from mentoring_eval.figures.saving import (
-    NotebookSVG, chart_to_svg, figure_to_svg, save_chart, save_figure, svg_for_notebook,
+    NotebookSVG,
+    chart_to_svg,
+    figure_to_svg,
+    save_chart,
+    save_figure,
+    svg_for_notebook,
 )
 from mentoring_eval.figures.site_axis import label_step
 from mentoring_eval.figures.style import (
-    FIGURE_WIDTH_IN, FONT_SIZE_PT, MAX_FIGURE_HEIGHT_IN, MAX_SITE_LABELS, OKABE_ITO, PNG_DPI, STYLE, SVG_HASH_SALT,
-    Chart, styled,
+    FIGURE_WIDTH_IN,
+    FONT_SIZE_PT,
+    MAX_FIGURE_HEIGHT_IN,
+    MAX_SITE_LABELS,
+    OKABE_ITO,
+    PNG_DPI,
+    STYLE,
+    SVG_HASH_SALT,
+    Chart,
+    styled,
 )
 from mentoring_eval.figures.turnover import TURNOVER_GROUPS, dose_by_turnover, strip_offsets, turnover_group
 
 __all__ = [
-    "DOSE_BANDS", "DOSE_BAND_STYLE", "FIGURE_WIDTH_IN", "FONT_SIZE_PT", "MAX_FIGURE_HEIGHT_IN", "MAX_SITE_LABELS",
-    "MODE_STYLE", "OKABE_ITO", "PNG_DPI", "STYLE", "SVG_HASH_SALT", "TURNOVER_GROUPS", "Chart", "NotebookSVG",
-    "all_charts", "chart_to_svg", "dose_by_site", "dose_by_turnover", "dose_vs_competency", "figure_to_svg",
-    "label_step", "labelled_sites", "mode_by_site", "monthly_heatmap", "place_point_labels", "save_chart",
-    "save_figure", "site_month_matrix", "strip_offsets", "styled", "svg_for_notebook", "turnover_group",
+    "DOSE_BANDS",
+    "DOSE_BAND_STYLE",
+    "FIGURE_WIDTH_IN",
+    "FONT_SIZE_PT",
+    "MAX_FIGURE_HEIGHT_IN",
+    "MAX_SITE_LABELS",
+    "MODE_STYLE",
+    "OKABE_ITO",
+    "PNG_DPI",
+    "STYLE",
+    "SVG_HASH_SALT",
+    "TURNOVER_GROUPS",
+    "Chart",
+    "NotebookSVG",
+    "all_charts",
+    "chart_to_svg",
+    "dose_by_site",
+    "dose_by_turnover",
+    "dose_vs_competency",
+    "figure_to_svg",
+    "label_step",
+    "labelled_sites",
+    "mode_by_site",
+    "monthly_heatmap",
+    "place_point_labels",
+    "save_chart",
+    "save_figure",
+    "site_month_matrix",
+    "strip_offsets",
+    "styled",
+    "svg_for_notebook",
+    "turnover_group",
 ]
 
 

@@ -9,12 +9,20 @@ from matplotlib.lines import Line2D
 
 from mentoring_eval.figures.labels import labelled_note, labelled_sites, place_point_labels
 from mentoring_eval.figures.style import (
-    OKABE_ITO, POINT_SIZE_PT, Chart, chart_without_data, draw_expected_line, expected_handle, freeze_layout,
-    legend_below, new_figure, style_axes, styled,
+    OKABE_ITO,
+    POINT_SIZE_PT,
+    Chart,
+    chart_without_data,
+    draw_expected_line,
+    expected_handle,
+    freeze_layout,
+    legend_below,
+    new_figure,
+    style_axes,
+    styled,
 )
 from mentoring_eval.figures.tables import most_and_least, with_profile
 from mentoring_eval.figures.words import fmt_count, fmt_number, not_shown_note, sites_if_few
-
 
 PROFILE_COLUMNS_COMPETENCY = ("site", "mean_competency", "low_competency")
 
@@ -27,8 +35,10 @@ def dose_vs_competency(site_metrics: pd.DataFrame, site_profile: pd.DataFrame, e
     sites = sites.dropna(subset=["mean_competency"]).reset_index(drop=True)
     if sites.empty:  # early in a live trial no OT may have been assessed yet
         return chart_without_data(
-            "dose_vs_competency", "Mentoring per month by mean competency score",
-            "Site mean competency score (0–100)", "Mentoring (minutes per month)",
+            "dose_vs_competency",
+            "Mentoring per month by mean competency score",
+            "Site mean competency score (0–100)",
+            "Mentoring (minutes per month)",
             "No site has a competency score yet.",
         )
     low = sites["low_competency"].astype(bool).to_numpy()
@@ -46,20 +56,34 @@ def dose_vs_competency(site_metrics: pd.DataFrame, site_profile: pd.DataFrame, e
     )
     for in_group, style in groups:
         ax.plot(
-            sites.loc[in_group, "mean_competency"], sites.loc[in_group, "minutes_per_month"], linestyle="none",
-            markersize=POINT_SIZE_PT, markeredgecolor="black", markeredgewidth=0.5, zorder=4, **style,
+            sites.loc[in_group, "mean_competency"],
+            sites.loc[in_group, "minutes_per_month"],
+            linestyle="none",
+            markersize=POINT_SIZE_PT,
+            markeredgecolor="black",
+            markeredgewidth=0.5,
+            zorder=4,
+            **style,
         )
     _pad_limits(ax, sites["mean_competency"], sites["minutes_per_month"], expected_minutes)
     expected_line = draw_expected_line(ax, expected_minutes, vertical=False)
     style_axes(ax, title, "Site mean competency score (0–100)", "Mentoring (minutes per month)")
-    handles = [Line2D([], [], linestyle="none", markersize=POINT_SIZE_PT, markeredgecolor="black",
-                      markeredgewidth=0.5, **style) for _, style in reversed(groups)]
+    handles = [
+        Line2D(
+            [], [], linestyle="none", markersize=POINT_SIZE_PT, markeredgecolor="black", markeredgewidth=0.5, **style
+        )
+        for _, style in reversed(groups)
+    ]
     legend_below(figure, [*handles, expected_handle(expected_minutes)])
     freeze_layout(figure)
     shown = labelled_sites(sites, "minutes_per_month")
     place_point_labels(
-        ax, sites.loc[shown, "mean_competency"].tolist(), sites.loc[shown, "minutes_per_month"].tolist(),
-        [str(int(site)) for site in sites.loc[shown, "site"]], marker_size_pt=POINT_SIZE_PT, avoid=expected_line,
+        ax,
+        sites.loc[shown, "mean_competency"].tolist(),
+        sites.loc[shown, "minutes_per_month"].tolist(),
+        [str(int(site)) for site in sites.loc[shown, "site"]],
+        marker_size_pt=POINT_SIZE_PT,
+        avoid=expected_line,
     )
 
     top, bottom = most_and_least(sites, "minutes_per_month")
@@ -67,7 +91,8 @@ def dose_vs_competency(site_metrics: pd.DataFrame, site_profile: pd.DataFrame, e
     group_sentence = (
         f"The {fmt_count(len(low_sites), 'site')} with low competency scores{sites_if_few(low_sites, most=8)} "
         f"averaged {low_mean} minutes per month; the other {len(sites) - len(low_sites)} averaged {other_mean}. "
-        if low_mean is not None and other_mean is not None else ""
+        if low_mean is not None and other_mean is not None
+        else ""
     )
     alt_text = (
         f"Scatter plot of mean monthly mentoring minutes against site mean competency score for {len(sites)} sites. "

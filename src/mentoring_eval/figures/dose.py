@@ -7,12 +7,19 @@ import pandas as pd
 
 from mentoring_eval.figures.site_axis import site_bars_axes
 from mentoring_eval.figures.style import (
-    FONT_SIZE_PT, MAX_SITE_LABELS, OKABE_ITO, Chart, draw_expected_line, freeze_layout, legend_below, legend_patch,
-    style_axes, styled,
+    FONT_SIZE_PT,
+    MAX_SITE_LABELS,
+    OKABE_ITO,
+    Chart,
+    draw_expected_line,
+    freeze_layout,
+    legend_below,
+    legend_patch,
+    style_axes,
+    styled,
 )
 from mentoring_eval.figures.tables import order_by, require_columns
 from mentoring_eval.figures.words import extremes_sentence, fmt_number, sites_if_few
-
 
 DOSE_BANDS = ("above", "close", "below")
 # Colour and hatching both encode the band, so it survives greyscale printing
@@ -46,8 +53,14 @@ def dose_by_site(site_metrics: pd.DataFrame, expected_minutes: float = 60) -> Ch
         style = DOSE_BAND_STYLE[band]
         in_band = (sites["dose_band"] == band).to_numpy()
         bars = ax.barh(
-            rows[in_band], sites.loc[in_band, "minutes_per_month"], height=0.7, color=style["color"],
-            hatch=style["hatch"], edgecolor="black", linewidth=outline, zorder=2,
+            rows[in_band],
+            sites.loc[in_band, "minutes_per_month"],
+            height=0.7,
+            color=style["color"],
+            hatch=style["hatch"],
+            edgecolor="black",
+            linewidth=outline,
+            zorder=2,
         )
         if len(sites) <= MAX_SITE_LABELS:
             for value_label in ax.bar_label(bars, fmt="{:,.0f}", padding=3, fontsize=FONT_SIZE_PT):

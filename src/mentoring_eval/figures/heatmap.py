@@ -15,12 +15,19 @@ from matplotlib.patches import Patch, Rectangle
 
 from mentoring_eval.figures.site_axis import site_rows_axis
 from mentoring_eval.figures.style import (
-    FIGURE_WIDTH_IN, FONT_SIZE_PT, OKABE_ITO, Chart, freeze_layout, height_for_rows, legend_below, new_figure,
-    style_axes, styled,
+    FIGURE_WIDTH_IN,
+    FONT_SIZE_PT,
+    OKABE_ITO,
+    Chart,
+    freeze_layout,
+    height_for_rows,
+    legend_below,
+    new_figure,
+    style_axes,
+    styled,
 )
 from mentoring_eval.figures.tables import require_columns
 from mentoring_eval.figures.words import fmt_count, fmt_month, fmt_number
-
 
 MONTHLY_COLUMNS = ("site", "month", "minutes")
 DEPARTURE_COLUMNS = ("site", "month", "replaced")
@@ -30,7 +37,12 @@ DEPARTURE_COLUMNS = ("site", "month", "replaced")
 # stand out on cividis' dark blue and bright yellow.
 DEPARTURE_STYLE: dict[bool, dict[str, Any]] = {
     True: {"marker": "o", "markerfacecolor": "white", "markeredgecolor": "black", "markeredgewidth": 0.8},
-    False: {"marker": "X", "markerfacecolor": OKABE_ITO["vermillion"], "markeredgecolor": "black", "markeredgewidth": 0.8},
+    False: {
+        "marker": "X",
+        "markerfacecolor": OKABE_ITO["vermillion"],
+        "markeredgecolor": "black",
+        "markeredgewidth": 0.8,
+    },
 }
 DEPARTURE_LABEL = {True: "OT left, replaced", False: "OT left, not replaced"}
 BEFORE_OPENING_STYLE: dict[str, Any] = {"facecolor": "0.88", "hatch": "////", "hatchcolor": "0.6", "edgecolor": "0.6"}
@@ -53,11 +65,13 @@ def _departure_cells(ot_departures: pd.DataFrame, matrix: pd.DataFrame) -> pd.Da
     require_columns(ot_departures, DEPARTURE_COLUMNS, "ot_departures")
     row_of = pd.Series(np.arange(len(matrix.index)), index=matrix.index)
     column_of = pd.Series(np.arange(len(matrix.columns)), index=matrix.columns)
-    cells = pd.DataFrame({
-        "site": ot_departures["site"].to_numpy(),
-        "month": pd.PeriodIndex(ot_departures["month"].astype(str), freq="M"),
-        "replaced": ot_departures["replaced"].astype(bool).to_numpy(),
-    })
+    cells = pd.DataFrame(
+        {
+            "site": ot_departures["site"].to_numpy(),
+            "month": pd.PeriodIndex(ot_departures["month"].astype(str), freq="M"),
+            "replaced": ot_departures["replaced"].astype(bool).to_numpy(),
+        }
+    )
     cells = cells[cells["site"].isin(row_of.index) & cells["month"].isin(column_of.index)]
     cells = cells.sort_values(["site", "month", "replaced"], kind="mergesort").reset_index(drop=True)
     cells["row"] = cells["site"].map(row_of).to_numpy()
@@ -87,8 +101,12 @@ def monthly_heatmap(monthly_minutes: pd.DataFrame, ot_departures: pd.DataFrame) 
     ax.add_patch(Rectangle((-0.5, -0.5), n_months, n_sites, zorder=0, linewidth=0, **BEFORE_OPENING_STYLE))
     colormap = mpl.colormaps["cividis"].with_extremes(bad=(0, 0, 0, 0))  # NaN transparent: the hatching shows
     image = ax.imshow(
-        np.ma.masked_invalid(values), aspect="auto", interpolation="none", cmap=colormap,
-        norm=Normalize(vmin=0, vmax=vmax), zorder=1,
+        np.ma.masked_invalid(values),
+        aspect="auto",
+        interpolation="none",
+        cmap=colormap,
+        norm=Normalize(vmin=0, vmax=vmax),
+        zorder=1,
     )
     site_rows_axis(ax, list(matrix.index))
     ax.set_xlim(-0.5, n_months - 0.5)
@@ -107,13 +125,22 @@ def monthly_heatmap(monthly_minutes: pd.DataFrame, ot_departures: pd.DataFrame) 
         if marked.empty:
             continue  # an empty unclipped line upsets the layout (its extent is undefined)
         # not clipped: a marker in the first or last row stays whole
-        ax.plot(marked["column"] + marked["shift"], marked["row"], linestyle="none", markersize=marker_pt,
-                zorder=3, clip_on=False, **style)
+        ax.plot(
+            marked["column"] + marked["shift"],
+            marked["row"],
+            linestyle="none",
+            markersize=marker_pt,
+            zorder=3,
+            clip_on=False,
+            **style,
+        )
     title = "Mentoring minutes per site and month, with OT departures"
     style_axes(ax, title, "Month", "Site")
     handles = [Patch(label="Before the site opened", **BEFORE_OPENING_STYLE)]
-    handles += [Line2D([], [], linestyle="none", markersize=7, label=DEPARTURE_LABEL[replaced], **style)
-                for replaced, style in DEPARTURE_STYLE.items()]
+    handles += [
+        Line2D([], [], linestyle="none", markersize=7, label=DEPARTURE_LABEL[replaced], **style)
+        for replaced, style in DEPARTURE_STYLE.items()
+    ]
     legend_below(figure, handles)
     freeze_layout(figure)
 
@@ -145,14 +172,17 @@ def _heatmap_alt_text(matrix: pd.DataFrame, departures: pd.DataFrame, ot_departu
     unreplaced = departures.loc[~departures["replaced"]]
     unreplaced_where = (
         " (" + "; ".join(f"site {row.site}, {fmt_month(row.month)}" for row in unreplaced.itertuples()) + ")"
-        if 0 < len(unreplaced) <= 3 else ""
+        if 0 < len(unreplaced) <= 3
+        else ""
     )
     sentences.append(
         f"{fmt_count(len(departures), 'OT departure')} marked: {replaced} replaced, "
         f"{len(unreplaced)} not replaced{unreplaced_where}."
     )
     if len(departures) < len(ot_departures):
-        sentences.append(f"{fmt_count(len(ot_departures) - len(departures), 'departure')} outside the months shown not marked.")
+        sentences.append(
+            f"{fmt_count(len(ot_departures) - len(departures), 'departure')} outside the months shown not marked."
+        )
     return " ".join(sentences)
 
 

@@ -15,7 +15,6 @@ from matplotlib.transforms import Bbox
 
 from mentoring_eval.figures.style import FONT_SIZE_PT, MAX_SITE_LABELS
 
-
 # Directions tried for a point's label, nearest ring first: right, left,
 # above, below, then the diagonals.
 _LABEL_DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, 1), (1, -1), (-1, -1))
@@ -54,7 +53,9 @@ def place_point_labels(
     pad_px = _LABEL_PAD_PT * px_per_pt
     points_px = ax.transData.transform(np.column_stack([np.asarray(x, float), np.asarray(y, float)]))
     radius_px = marker_size_pt / 2 * px_per_pt + pad_px
-    markers = [Bbox.from_extents(px - radius_px, py - radius_px, px + radius_px, py + radius_px) for px, py in points_px]
+    markers = [
+        Bbox.from_extents(px - radius_px, py - radius_px, px + radius_px, py + radius_px) for px, py in points_px
+    ]
     placed: list[Bbox] = [artist.get_window_extent(renderer).padded(pad_px) for artist in avoid]
 
     distances = np.hypot(*(points_px[:, None, :] - points_px[None, :, :]).transpose(2, 0, 1))
@@ -63,16 +64,26 @@ def place_point_labels(
     labels: list[Text] = []
     for i in sorted(range(len(texts)), key=lambda i: (-crowding[i], i)):
         # A label may touch its own marker's box (it sits just beside it), nothing else.
-        obstacles = [*markers[:i], *markers[i + 1:], *placed]
+        obstacles = [*markers[:i], *markers[i + 1 :], *placed]
         ring, dx, dy, box = _first_free_place(ax, renderer, texts[i], (x[i], y[i]), base_pt, obstacles, pad_px)
         offset = (dx * base_pt * ring, dy * base_pt * ring)
-        labels.append(_point_label(ax, texts[i], (x[i], y[i]), offset, dx, dy, leader_to_marker_pt=marker_size_pt if ring > 1 else None))
+        labels.append(
+            _point_label(
+                ax, texts[i], (x[i], y[i]), offset, dx, dy, leader_to_marker_pt=marker_size_pt if ring > 1 else None
+            )
+        )
         placed.append(box)
     return labels
 
 
 def _first_free_place(
-    ax: Axes, renderer: Any, text: str, xy: tuple[float, float], base_pt: float, obstacles: Sequence[Bbox], pad_px: float,
+    ax: Axes,
+    renderer: Any,
+    text: str,
+    xy: tuple[float, float],
+    base_pt: float,
+    obstacles: Sequence[Bbox],
+    pad_px: float,
 ) -> tuple[float, int, int, Bbox]:
     """The nearest candidate place for a label that lies inside the axes and
     overlaps no obstacle: ``(ring, dx, dy, box)``; the first candidate (just
@@ -93,19 +104,33 @@ def _first_free_place(
 
 
 def _point_label(
-    ax: Axes, text: str, xy: tuple[float, float], offset: tuple[float, float], dx: int, dy: int,
-    *, leader_to_marker_pt: float | None,
+    ax: Axes,
+    text: str,
+    xy: tuple[float, float],
+    offset: tuple[float, float],
+    dx: int,
+    dy: int,
+    *,
+    leader_to_marker_pt: float | None,
 ) -> Text:
     """A site label at ``offset`` points from its point, aligned away from it;
     with a thin leader line stopping short of a marker of
     ``leader_to_marker_pt`` when the label sits far from it."""
     arrow = (
         {"arrowstyle": "-", "color": "0.35", "linewidth": 0.6, "shrinkA": 1, "shrinkB": leader_to_marker_pt / 2 + 1}
-        if leader_to_marker_pt is not None else None
+        if leader_to_marker_pt is not None
+        else None
     )
     label = ax.annotate(
-        text, xy, xytext=offset, textcoords="offset points", fontsize=FONT_SIZE_PT,
-        arrowprops=arrow, annotation_clip=False, zorder=5, **_label_alignment(dx, dy),
+        text,
+        xy,
+        xytext=offset,
+        textcoords="offset points",
+        fontsize=FONT_SIZE_PT,
+        arrowprops=arrow,
+        annotation_clip=False,
+        zorder=5,
+        **_label_alignment(dx, dy),
     )
     label.set_in_layout(False)  # labels must not make constrained layout move the points they label
     return label
@@ -118,9 +143,12 @@ def labelled_sites(sites: pd.DataFrame, column: str, most: int = MAX_SITE_LABELS
     if len(sites) <= most:
         return pd.Series(True, index=sites.index)
     ranked = sites.sort_values([column, "site"], kind="stable").index
-    return pd.Series(sites.index.isin(ranked[: most // 4].append(ranked[-(most // 4):])), index=sites.index)
+    return pd.Series(sites.index.isin(ranked[: most // 4].append(ranked[-(most // 4) :])), index=sites.index)
 
 
 def labelled_note(shown: pd.Series) -> str:
-    return "" if shown.all() else (f" Only the {int(shown.sum())} sites with the most and least mentoring are "
-                                   f"numbered, of {len(shown)}.")
+    return (
+        ""
+        if shown.all()
+        else (f" Only the {int(shown.sum())} sites with the most and least mentoring are numbered, of {len(shown)}.")
+    )

@@ -87,4 +87,4 @@ def svg_for_notebook(chart: Chart) -> NotebookSVG:
     """Display object for a notebook cell: the chart's SVG from its root
     element on (the XML declaration and DOCTYPE do not belong inside HTML)."""
     svg = chart_to_svg(chart)
-    return NotebookSVG(svg[svg.index("<svg"):], chart.alt_text)
+    return NotebookSVG(svg[svg.index("<svg") :], chart.alt_text)

@@ -12,7 +12,6 @@ from matplotlib.figure import Figure
 
 from mentoring_eval.figures.style import MAX_SITE_LABELS, height_for_rows, new_figure
 
-
 _NICE_STEPS = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000)
 
 

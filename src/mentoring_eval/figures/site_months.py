@@ -21,8 +21,15 @@ from mentoring_eval.figures.dose import DOSE_BAND_STYLE, DOSE_BANDS
 from mentoring_eval.figures.heatmap import BEFORE_OPENING_STYLE, DEPARTURE_LABEL, DEPARTURE_STYLE, month_ticks
 from mentoring_eval.figures.labels import place_point_labels
 from mentoring_eval.figures.style import (
-    OKABE_ITO, Chart, draw_expected_line, expected_handle, legend_below, legend_patch, new_figure,
-    style_axes, styled,
+    OKABE_ITO,
+    Chart,
+    draw_expected_line,
+    expected_handle,
+    legend_below,
+    legend_patch,
+    new_figure,
+    style_axes,
+    styled,
 )
 from mentoring_eval.figures.tables import require_columns
 from mentoring_eval.figures.words import fmt_count, fmt_month, fmt_number
@@ -32,15 +39,27 @@ EVENT_COLUMNS = ("ot_id", "month", "event")
 # What happened to an OT in a month, in the order they are stacked above the bars.
 OT_EVENTS = ("started", "replacement started", "left, replaced", "left, not replaced")
 OT_EVENT_STYLE: dict[str, dict[str, Any]] = {
-    "started": {"marker": "^", "markerfacecolor": OKABE_ITO["bluish_green"], "markeredgecolor": "black",
-                "markeredgewidth": 0.8},
-    "replacement started": {"marker": "s", "markerfacecolor": OKABE_ITO["sky_blue"], "markeredgecolor": "black",
-                            "markeredgewidth": 0.8},
+    "started": {
+        "marker": "^",
+        "markerfacecolor": OKABE_ITO["bluish_green"],
+        "markeredgecolor": "black",
+        "markeredgewidth": 0.8,
+    },
+    "replacement started": {
+        "marker": "s",
+        "markerfacecolor": OKABE_ITO["sky_blue"],
+        "markeredgecolor": "black",
+        "markeredgewidth": 0.8,
+    },
     "left, replaced": DEPARTURE_STYLE[True],
     "left, not replaced": DEPARTURE_STYLE[False],
 }
-OT_EVENT_LABEL = {"started": "OT started", "replacement started": "Replacement OT started",
-                  "left, replaced": DEPARTURE_LABEL[True], "left, not replaced": DEPARTURE_LABEL[False]}
+OT_EVENT_LABEL = {
+    "started": "OT started",
+    "replacement started": "Replacement OT started",
+    "left, replaced": DEPARTURE_LABEL[True],
+    "left, not replaced": DEPARTURE_LABEL[False],
+}
 MARKER_PT = 7.0
 HEIGHT_IN = 4.3
 # Every site's chart has the same frame (a short title, minutes up to four
@@ -51,8 +70,9 @@ AXES_RECT = (0.105, 0.35, 0.875, 0.56)  # left, bottom, width, height, as fracti
 
 
 @styled
-def site_months(site: int, months: pd.DataFrame, trial_months: pd.PeriodIndex, ot_events: pd.DataFrame,
-                expected_minutes: float = 60) -> Chart:
+def site_months(
+    site: int, months: pd.DataFrame, trial_months: pd.PeriodIndex, ot_events: pd.DataFrame, expected_minutes: float = 60
+) -> Chart:
     """``months``: the site's months in study (``month`` ``YYYY-MM``,
     ``minutes``, ``dose_band`` of the month); ``trial_months``: every month
     of the trial's study period, the chart's x axis (months before the site
@@ -80,15 +100,22 @@ def site_months(site: int, months: pd.DataFrame, trial_months: pd.PeriodIndex, o
         chosen = (months["dose_band"] == band).to_numpy(bool)
         if chosen.any():
             style = DOSE_BAND_STYLE[band]
-            bars += ax.bar(x[chosen], minutes[chosen], width=0.75, color=style["color"], hatch=style["hatch"],
-                           edgecolor="black", linewidth=0.5, zorder=2).patches
+            bars += ax.bar(
+                x[chosen],
+                minutes[chosen],
+                width=0.75,
+                color=style["color"],
+                hatch=style["hatch"],
+                edgecolor="black",
+                linewidth=0.5,
+                zorder=2,
+            ).patches
     expected_artists = draw_expected_line(ax, expected_minutes, vertical=False)
     for event, style in OT_EVENT_STYLE.items():
         marked = events.loc[events["event"] == event]
         if len(marked):
             ax.vlines(marked["x"], 0, marked["y"], colors="0.55", linewidth=0.6, linestyles=":", zorder=1)
-            ax.plot(marked["x"], marked["y"], linestyle="none", markersize=MARKER_PT, zorder=4, clip_on=False,
-                    **style)
+            ax.plot(marked["x"], marked["y"], linestyle="none", markersize=MARKER_PT, zorder=4, clip_on=False, **style)
     ax.set_xlim(-0.5, len(axis) - 0.5)
     ax.set_ylim(0, ceiling)
     positions, labels = month_ticks(axis)
@@ -100,20 +127,32 @@ def site_months(site: int, months: pd.DataFrame, trial_months: pd.PeriodIndex, o
     handles.append(expected_handle(expected_minutes))
     if first > 0:
         handles.append(Patch(label="Before the site opened", **BEFORE_OPENING_STYLE))
-    handles += [Line2D([], [], linestyle="none", markersize=MARKER_PT, label=OT_EVENT_LABEL[event],
-                       **OT_EVENT_STYLE[event]) for event in OT_EVENTS if (events["event"] == event).any()]
+    handles += [
+        Line2D([], [], linestyle="none", markersize=MARKER_PT, label=OT_EVENT_LABEL[event], **OT_EVENT_STYLE[event])
+        for event in OT_EVENTS
+        if (events["event"] == event).any()
+    ]
     legend_below(figure, handles, ncols=3)
     if len(events):
-        place_point_labels(ax, events["x"].tolist(), events["y"].tolist(), events["ot_id"].tolist(),
-                           marker_size_pt=MARKER_PT, avoid=[*expected_artists, *(bar for bar in bars if bar.get_height())])
+        place_point_labels(
+            ax,
+            events["x"].tolist(),
+            events["y"].tolist(),
+            events["ot_id"].tolist(),
+            marker_size_pt=MARKER_PT,
+            avoid=[*expected_artists, *(bar for bar in bars if bar.get_height())],
+        )
 
-    caption = (f"Minutes of mentoring credited to site {site} in each month of the study, against the expected "
-               f"{fmt_number(expected_minutes)} a month (dashed line); bars by colour and hatching: above, close to "
-               "or below it. Hatched grey: months of the trial before the site opened. Markers above the bars, "
-               "labelled with the OT's code: an OT starting, a replacement starting, and an OT leaving (circle: "
-               "replaced; cross: not replaced).")
-    return Chart(f"site_{site}_months", title, figure, _alt_text(site, months, axis, ot_events, expected_minutes),
-                 caption)
+    caption = (
+        f"Minutes of mentoring credited to site {site} in each month of the study, against the expected "
+        f"{fmt_number(expected_minutes)} a month (dashed line); bars by colour and hatching: above, close to "
+        "or below it. Hatched grey: months of the trial before the site opened. Markers above the bars, "
+        "labelled with the OT's code: an OT starting, a replacement starting, and an OT leaving (circle: "
+        "replaced; cross: not replaced)."
+    )
+    return Chart(
+        f"site_{site}_months", title, figure, _alt_text(site, months, axis, ot_events, expected_minutes), caption
+    )
 
 
 def _placed_events(ot_events: pd.DataFrame, column_of: dict[pd.Period, int], top: float) -> pd.DataFrame:
@@ -127,11 +166,14 @@ def _placed_events(ot_events: pd.DataFrame, column_of: dict[pd.Period, int], top
     return shown.assign(x=[float(column_of[p]) for p in shown["period"]], y=top * (1.0 + 0.12 * stack))
 
 
-def _alt_text(site: int, months: pd.DataFrame, axis: list[pd.Period], ot_events: pd.DataFrame,
-              expected_minutes: float) -> str:
+def _alt_text(
+    site: int, months: pd.DataFrame, axis: list[pd.Period], ot_events: pd.DataFrame, expected_minutes: float
+) -> str:
     if months.empty:
-        return (f"Bar chart for site {site}: the site has no whole month in the study yet, so no bars; "
-                f"{fmt_count(len(axis), 'month')} of the trial shown greyed.")
+        return (
+            f"Bar chart for site {site}: the site has no whole month in the study yet, so no bars; "
+            f"{fmt_count(len(axis), 'month')} of the trial shown greyed."
+        )
     periods = pd.PeriodIndex(months["month"].astype(str), freq="M")
     minutes = months["minutes"].astype(float)
     sentences = [
@@ -140,12 +182,17 @@ def _alt_text(site: int, months: pd.DataFrame, axis: list[pd.Period], ot_events:
         f"{fmt_number(expected_minutes)} a month.",
         f"Below the expected dose in {fmt_count(int((months['dose_band'] == 'below').sum()), 'month')}, with no "
         f"mentoring in {fmt_count(int((minutes == 0).sum()), 'month')}; most in {fmt_month(periods[int(minutes.argmax())])} "
-        f"({fmt_number(minutes.max())} minutes)."]
+        f"({fmt_number(minutes.max())} minutes).",
+    ]
     if periods[0] != axis[0]:
         sentences.append(f"The trial's {fmt_count(axis.index(periods[0]), 'month')} before the site opened are greyed.")
     if len(ot_events):
-        ordered = ot_events.assign(period=pd.PeriodIndex(ot_events["month"].astype(str), freq="M")) \
-            .sort_values(["period", "ot_id"], kind="stable")
-        sentences.append("OTs: " + "; ".join(f"{row.ot_id} {row.event} in {fmt_month(row.period)}"
-                                              for row in ordered.itertuples()) + ".")
+        ordered = ot_events.assign(period=pd.PeriodIndex(ot_events["month"].astype(str), freq="M")).sort_values(
+            ["period", "ot_id"], kind="stable"
+        )
+        sentences.append(
+            "OTs: "
+            + "; ".join(f"{row.ot_id} {row.event} in {fmt_month(row.period)}" for row in ordered.itertuples())
+            + "."
+        )
     return " ".join(sentences)

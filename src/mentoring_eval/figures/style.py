@@ -192,14 +192,26 @@ def draw_expected_line(ax: Axes, expected_minutes: float, *, vertical: bool) -> 
     if vertical:
         line = ax.axvline(expected_minutes, zorder=3, **EXPECTED_LINE_STYLE)
         text = ax.annotate(
-            label, (expected_minutes, 1.0), xycoords=ax.get_xaxis_transform(),
-            xytext=(3, -2), textcoords="offset points", ha="left", va="top", fontsize=FONT_SIZE_PT,
+            label,
+            (expected_minutes, 1.0),
+            xycoords=ax.get_xaxis_transform(),
+            xytext=(3, -2),
+            textcoords="offset points",
+            ha="left",
+            va="top",
+            fontsize=FONT_SIZE_PT,
         )
     else:
         line = ax.axhline(expected_minutes, zorder=1, **EXPECTED_LINE_STYLE)
         text = ax.annotate(
-            label, (1.0, expected_minutes), xycoords=ax.get_yaxis_transform(),
-            xytext=(-2, 2), textcoords="offset points", ha="right", va="bottom", fontsize=FONT_SIZE_PT,
+            label,
+            (1.0, expected_minutes),
+            xycoords=ax.get_yaxis_transform(),
+            xytext=(-2, 2),
+            textcoords="offset points",
+            ha="right",
+            va="bottom",
+            fontsize=FONT_SIZE_PT,
         )
     return [line, text]
 

@@ -11,12 +11,20 @@ from matplotlib.lines import Line2D
 
 from mentoring_eval.figures.labels import labelled_note, labelled_sites, place_point_labels
 from mentoring_eval.figures.style import (
-    FONT_SIZE_PT, OKABE_ITO, POINT_SIZE_PT, Chart, draw_expected_line, expected_handle, freeze_layout, legend_below,
-    new_figure, style_axes, styled,
+    FONT_SIZE_PT,
+    OKABE_ITO,
+    POINT_SIZE_PT,
+    Chart,
+    draw_expected_line,
+    expected_handle,
+    freeze_layout,
+    legend_below,
+    new_figure,
+    style_axes,
+    styled,
 )
 from mentoring_eval.figures.tables import with_profile
 from mentoring_eval.figures.words import fmt_count, fmt_number, fmt_sites, not_shown_note, sites_if_few
-
 
 TURNOVER_GROUPS = ("No turnover", "Turnover, all replaced", "Unreplaced departure")
 TURNOVER_STYLE: dict[str, dict[str, str]] = {
@@ -33,14 +41,16 @@ def turnover_group(site_profile: pd.DataFrame) -> pd.Series:
     """Each site's turnover group: no OT left; OTs left and all were
     replaced; at least one departure was never replaced."""
     group = np.where(
-        ~site_profile["turnover"].astype(bool), TURNOVER_GROUPS[0],
+        ~site_profile["turnover"].astype(bool),
+        TURNOVER_GROUPS[0],
         np.where(site_profile["unreplaced"] > 0, TURNOVER_GROUPS[2], TURNOVER_GROUPS[1]),
     )
     return pd.Series(group, index=site_profile.index, name="group")
 
 
-def strip_offsets(values: Sequence[float], *, close: float, width: float = 0.13,
-                  max_offset: float = 0.34) -> np.ndarray:
+def strip_offsets(
+    values: Sequence[float], *, close: float, width: float = 0.13, max_offset: float = 0.34
+) -> np.ndarray:
     """Horizontal offsets that spread points with close values side by side
     (0, +w, −w, +2w, …) instead of random jitter, so the figure is the same
     every time. ``values`` closer than ``close`` to their neighbour share a
@@ -82,17 +92,29 @@ def dose_by_turnover(site_metrics: pd.DataFrame, site_profile: pd.DataFrame, exp
     for i, group in enumerate(TURNOVER_GROUPS):
         in_group = sites["group"] == group
         ax.plot(
-            sites.loc[in_group, "x"], sites.loc[in_group, "minutes_per_month"], linestyle="none",
-            markersize=POINT_SIZE_PT, markeredgecolor="black", markeredgewidth=0.5, zorder=4,
+            sites.loc[in_group, "x"],
+            sites.loc[in_group, "minutes_per_month"],
+            linestyle="none",
+            markersize=POINT_SIZE_PT,
+            markeredgecolor="black",
+            markeredgewidth=0.5,
+            zorder=4,
             **TURNOVER_STYLE[group],
         )
         if group in means:
             # plot, not hlines: a LineCollection reports no extent for labels to avoid
             mean_marks += ax.plot([i - 0.36, i + 0.36], [means[group]] * 2, color="black", linewidth=2.2, zorder=3)
-            mean_marks.append(ax.annotate(
-                f"mean\n{fmt_number(means[group], 0)}", (i + 0.37, means[group]), xytext=(2, 0),
-                textcoords="offset points", ha="left", va="center", fontsize=FONT_SIZE_PT,
-            ))
+            mean_marks.append(
+                ax.annotate(
+                    f"mean\n{fmt_number(means[group], 0)}",
+                    (i + 0.37, means[group]),
+                    xytext=(2, 0),
+                    textcoords="offset points",
+                    ha="left",
+                    va="center",
+                    fontsize=FONT_SIZE_PT,
+                )
+            )
     ax.set_xlim(-0.6, len(TURNOVER_GROUPS) - 0.35)
     ax.set_ylim(0, y_top)
     ax.set_xticks(
@@ -107,9 +129,12 @@ def dose_by_turnover(site_metrics: pd.DataFrame, site_profile: pd.DataFrame, exp
     freeze_layout(figure)
     shown = labelled_sites(sites, "minutes_per_month")
     place_point_labels(
-        ax, sites.loc[shown, "x"].tolist(), sites.loc[shown, "minutes_per_month"].tolist(),
+        ax,
+        sites.loc[shown, "x"].tolist(),
+        sites.loc[shown, "minutes_per_month"].tolist(),
         [str(int(site)) for site in sites.loc[shown, "site"]],
-        marker_size_pt=POINT_SIZE_PT, avoid=[*expected_line, *mean_marks],
+        marker_size_pt=POINT_SIZE_PT,
+        avoid=[*expected_line, *mean_marks],
     )
 
     alt_text = (
