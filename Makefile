@@ -10,8 +10,9 @@ LAB_STAMP := $(LAB_VENV)/.installed
 QUARTO_CLI := quarto-cli==1.10.19
 
 # ruff (lint and format check) runs before the tests, so that CI (`make test`)
-# keeps the tree clean; `make test LINT=0` skips it while you iterate.
-LINT ?= 1
+# keeps the tree clean; `make test STYLE_CHECK=0` skips it while you iterate.
+# (Not named LINT: make has a built-in variable of that name.)
+STYLE_CHECK ?= 1
 RUFF_PATHS := src tests benchmarks
 
 .PHONY: report test lint lab baselines bench synth clean-outputs
@@ -23,7 +24,7 @@ report: $(STAMP)
 # whole; then nbval over the notebooks, in order, in one process (they share
 # data/processed; tests/conftest.py says more). Both always run; either failing fails.
 test: $(STAMP)
-ifeq ($(LINT),1)
+ifeq ($(STYLE_CHECK),1)
 	@$(MAKE) --no-print-directory lint
 endif
 	@status=0; \

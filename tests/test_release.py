@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -154,3 +155,12 @@ def test_the_citation_file_parses_as_yaml_with_no_duplicate_keys():
 
     NoDuplicates.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
     yaml.load((ROOT / provenance.CITATION_FILE).read_text(encoding="utf-8"), Loader=NoDuplicates)
+
+
+def test_make_test_runs_the_style_checks_before_the_tests():
+    # `make -n` prints the recipe without running it. (The switch was once named
+    # LINT, which make predefines, so the checks silently never ran.)
+    dry_run = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "ruff check src tests benchmarks" in dry_run
+    assert "ruff format --check src tests benchmarks" in dry_run
+    assert dry_run.index("ruff check") < dry_run.index("pytest")
