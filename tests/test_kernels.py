@@ -3,6 +3,8 @@ with a kernel papermill starts itself, the warm-up leaving no trace."""
 
 from __future__ import annotations
 
+import os
+
 import nbformat
 
 from mentoring_eval.kernels import StageKernel, notebook_imports
@@ -58,3 +60,22 @@ def test_shutting_down_twice_is_harmless(tmp_path):
     kernel.shutdown()
     kernel.shutdown()
     assert not kernel.manager.has_kernel
+
+
+def test_kernels_started_together_each_have_sockets_of_their_own(tmp_path):
+    """Unix sockets in a folder per kernel, not TCP ports picked by bind-and-
+    release, which two kernels starting at once can both pick (one then dies
+    before replying to kernel_info); the folder goes with the kernel."""
+    source = notebook_with(tmp_path / "stage.ipynb", "import json", "print(json.dumps('ok'))")
+    started = [StageKernel(source, tmp_path / "kernel.log") for _ in range(3)]
+    try:
+        assert all(k.manager.transport == "ipc" and os.path.isabs(k.manager.ip) for k in started)
+        assert len({os.path.dirname(k.manager.ip) for k in started}) == 3
+        for number, kernel in enumerate(started):
+            target = tmp_path / f"run{number}" / "stage.ipynb"
+            execute_notebook(source, target, None, tmp_path, "stage", tmp_path / "kernel.log", kernel)
+            assert nbformat.read(target, as_version=4).cells[1].outputs[0]["text"] == '"ok"\n'
+    finally:
+        for kernel in started:
+            kernel.shutdown()
+    assert not any(os.path.exists(os.path.dirname(k.manager.ip)) for k in started)

@@ -16,7 +16,10 @@ imports included, and finds them done.
 from __future__ import annotations
 
 import json
+import os
 import queue
+import shutil
+import tempfile
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -41,6 +44,28 @@ def notebook_kernel_name(notebook: Path) -> str:
     return json.loads(notebook.read_text(encoding="utf-8"))["metadata"]["kernelspec"]["name"]
 
 
+def local_socket_folder() -> str:
+    """A private folder for one kernel's sockets.
+
+    Kernels talk to the runner over Unix sockets (ZeroMQ's ``ipc``
+    transport) rather than TCP. With TCP, jupyter_client picks "free" ports
+    by binding and releasing them, so two kernels started at the same moment
+    (the next stage's kernel starts while this one does; tests run runs side
+    by side) can both pick the same port. The second kernel then fails to
+    bind and exits, and the run stops with "Kernel died before replying to
+    kernel_info". A socket path in a folder of its own cannot be taken by
+    another kernel. The path is absolute because the kernel runs in the
+    notebook's folder and the runner in the user's.
+    """
+    return tempfile.mkdtemp(prefix="mentoring-eval-kernel-")
+
+
+def ipc_kernel_manager(manager_class: type, kernel_name: str, socket_folder: str):
+    """A ``manager_class`` (jupyter_client's ``KernelManager`` or
+    ``AsyncKernelManager``) whose kernel listens on Unix sockets in ``socket_folder``."""
+    return manager_class(kernel_name=kernel_name, transport="ipc", ip=os.path.join(socket_folder, "kernel"))
+
+
 class StageKernel:
     """A kernel started for ``notebook``: in the notebook's folder (where
     papermill would start it), its standard error appended to ``kernel_log``,
@@ -53,7 +78,10 @@ class StageKernel:
         from jupyter_client.utils import run_sync
 
         self._log: BinaryIO = open(kernel_log, "ab")  # noqa: SIM115  (closed by shutdown)
-        self.manager: AsyncKernelManager = AsyncKernelManager(kernel_name=notebook_kernel_name(notebook))
+        self._sockets = local_socket_folder()
+        self.manager: AsyncKernelManager = ipc_kernel_manager(
+            AsyncKernelManager, notebook_kernel_name(notebook), self._sockets
+        )
         run_sync(self.manager.start_kernel)(cwd=str(notebook.parent), stderr=self._log)
         self._stopping = threading.Event()
         self._warm_up = threading.Thread(
@@ -105,3 +133,4 @@ class StageKernel:
         finally:
             self._warm_up.join(timeout=5)
             self._log.close()
+            shutil.rmtree(self._sockets, ignore_errors=True)

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mentoring_eval import pipeline, render
+from mentoring_eval import kernels, pipeline, render
 from mentoring_eval.errors import InputError
 from mentoring_eval.paths import shown
 from mentoring_eval.pipeline import RunSettings, StageFailed
@@ -97,7 +97,8 @@ class WarmKernel:
 
         self.notebook_folder = notebook_folder
         self.kernel_log = kernel_log
-        self.manager = KernelManager(kernel_name="python3")
+        self._sockets = kernels.local_socket_folder()
+        self.manager = kernels.ipc_kernel_manager(KernelManager, "python3", self._sockets)
         with pipeline.stderr_to(kernel_log):
             # In the notebook's folder, as papermill (here), nbval and JupyterLab run it.
             self.manager.start_kernel(cwd=str(notebook_folder))
@@ -121,7 +122,10 @@ class WarmKernel:
 
     def close(self) -> None:
         self.client.stop_channels()
-        self.manager.shutdown_kernel(now=True)
+        try:
+            self.manager.shutdown_kernel(now=True)
+        finally:
+            shutil.rmtree(self._sockets, ignore_errors=True)
 
 
 @contextlib.contextmanager
