@@ -27,6 +27,7 @@ from mentoring_eval.pipeline import (
     run_pipeline,
 )
 from mentoring_eval.render import RENDERERS, RenderError
+from mentoring_eval.wording import plural
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_BUSY = 75  # EX_TEMPFAIL of sysexits.h: try again later (another run is using the folders)
@@ -161,7 +162,7 @@ def command_sites(args: argparse.Namespace) -> int:
     )
     for output in rendered.outputs:
         print(f"report: {_shown(output)}")
-    print(f"site pages: {_shown(pages.index)} ({len(pages.pages)} sites, {pages.renderer})")
+    print(f"site pages: {_shown(pages.index)} ({plural(len(pages.pages), 'site')}, {pages.renderer})")
     return EXIT_OK
 
 
