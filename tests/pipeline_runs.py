@@ -29,18 +29,11 @@ BUNDLED_RAW = ROOT / "data" / "raw"
 Snapshot = dict[str, bytes]  # "processed/..." or "report/..." -> the file's bytes
 
 
-def run_cli(
-    *args: str,
-    processed: Path,
-    report: Path,
-    raw: Path | None = None,
-    renderer: str = "nbconvert",
-    env: dict[str, str] | None = None,
-    timeout: int = 600,
-) -> subprocess.CompletedProcess:
-    """``python -m mentoring_eval run`` as a user types it, from the project
-    folder. The output folders are required, so no test writes into the
-    project's own."""
+def cli_command(
+    *args: str, processed: Path, report: Path, raw: Path | None = None, renderer: str = "nbconvert"
+) -> list[str]:
+    """The command as a user types it. The output folders are required
+    arguments, so no run can write into the project's."""
     command = [
         sys.executable,
         "-m",
@@ -54,10 +47,23 @@ def run_cli(
         renderer,
         *args,
     ]
-    if raw is not None:
-        command += ["--raw", str(raw)]
+    return command + ["--raw", str(raw)] if raw is not None else command
+
+
+def run_cli(
+    *args: str,
+    processed: Path,
+    report: Path,
+    raw: Path | None = None,
+    renderer: str = "nbconvert",
+    env: dict[str, str] | None = None,
+    timeout: int = 600,
+) -> subprocess.CompletedProcess:
+    """``python -m mentoring_eval run`` as a user types it, from the project
+    folder. The output folders are required, so no test writes into the
+    project's own."""
     return subprocess.run(
-        command,
+        cli_command(*args, processed=processed, report=report, raw=raw, renderer=renderer),
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -20,7 +20,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ import pytest
 
 from mentoring_eval import locking, pipeline, provenance
 from mentoring_eval.locking import output_lock
-from pipeline_runs import BUNDLED_RAW, ROOT, Snapshot, snapshot
+from pipeline_runs import BUNDLED_RAW, ROOT, Snapshot, cli_command, snapshot
 
 LOG = "mentoring_log.csv"
 STAGE_NAMES = [stage.name for stage in pipeline.STAGES]
@@ -45,25 +44,6 @@ KERNEL_LOG = f"report/{pipeline.KERNEL_LOG}"
 FAILED_NOTEBOOK = re.compile(r"report/notebooks/[^/]+\.failed\.ipynb")
 
 # ---------------------------------------------------------------- running the command
-
-
-def cli_command(*args: str, processed: Path, report: Path, raw: Path | None = None) -> list[str]:
-    """The command as a user types it. The output folders are required
-    arguments, so no run can write into the project's."""
-    command = [
-        sys.executable,
-        "-m",
-        "mentoring_eval",
-        "run",
-        "--processed",
-        str(processed),
-        "--report",
-        str(report),
-        "--renderer",
-        "nbconvert",
-        *args,
-    ]
-    return command + ["--raw", str(raw)] if raw is not None else command
 
 
 def run_cli(
