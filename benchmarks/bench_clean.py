@@ -8,9 +8,12 @@ times a bare ``pyarrow.csv.read_csv`` of the log against the whole clean stage
 
 Each measurement runs in a fresh Python subprocess, so its peak memory is that
 subprocess's own ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` (the peak
-resident set size, interpreter and imports included).
+resident set size, interpreter and imports included). The measurements take
+turns, round after round (default 5 rounds), and the fastest of each counts:
+other work on a shared machine moves a run by a fifth or more, and taking
+turns lets the bare parse and the clean stage see the same machine.
 
-Usage: ``python benchmarks/bench_clean.py [N_CONTACTS]``
+Usage: ``python benchmarks/bench_clean.py [N_CONTACTS [ROUNDS]]``
 """
 
 from __future__ import annotations
@@ -28,10 +31,9 @@ TARGET_RATIO = 3.0
 TARGET_PEAK_MIB = 1024
 
 
-def measure(setup: str, statement: str, repeats: int = 3) -> dict:
-    """Run ``setup`` then time ``statement`` (which sets ``result``), each
-    repeat in a fresh interpreter; the fastest repeat's time, and the largest
-    peak resident memory (``ru_maxrss``) of those subprocesses."""
+def _run_once(setup: str, statement: str) -> dict:
+    """Run ``setup`` then time ``statement`` (which sets ``result``) in a fresh
+    interpreter: its time, and its peak resident memory (``ru_maxrss``)."""
     script = (
         "import json, resource, time\n"
         f"{setup}\n"
@@ -41,23 +43,39 @@ def measure(setup: str, statement: str, repeats: int = 3) -> dict:
         "peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
         "print(json.dumps({'seconds': seconds, 'peak_mib': peak_mib, 'result': result}))\n"
     )
-    runs = []
     # As `python -m mentoring_eval run` starts its stages: with Arrow's system allocator.
     environment = {**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "system"}
-    for _ in range(repeats):
-        done = subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=environment
-        )
-        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=environment)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(setup: str, statement: str, repeats: int = 3) -> dict:
+    """The fastest of ``repeats`` fresh-interpreter runs (``_run_once``), with
+    every run's time and the largest peak memory of them all."""
+    return summarise([_run_once(setup, statement) for _ in range(repeats)])
+
+
+def summarise(runs: list[dict]) -> dict:
     fastest = min(runs, key=lambda run: run["seconds"])
     return {**fastest, "all_seconds": [run["seconds"] for run in runs], "peak_mib": max(r["peak_mib"] for r in runs)}
+
+
+def interleaved(cases: dict[str, tuple[str, str]], repeats: int) -> dict[str, dict]:
+    """Each case (``name: (setup, statement)``) run ``repeats`` times in turn,
+    one of each per round, so that every case sees the same machine (other
+    work on it moves a run by a fifth or more): the fastest of each."""
+    runs: dict[str, list[dict]] = {name: [] for name in cases}
+    for _ in range(repeats):
+        for name, (setup, statement) in cases.items():
+            runs[name].append(_run_once(setup, statement))
+    return {name: summarise(case_runs) for name, case_runs in runs.items()}
 
 
 def _seconds(measured: dict) -> str:
     return ", ".join(f"{seconds:.2f}" for seconds in measured["all_seconds"])
 
 
-def main(n_contacts: int) -> None:
+def main(n_contacts: int, repeats: int = 5) -> None:
     raw, processed = OUT_DIR / "raw", OUT_DIR / "processed"
     # Every step runs in its own subprocess: on Linux a child started by a
     # large parent inherits the parent's ru_maxrss, so this process stays small.
@@ -73,31 +91,33 @@ def main(n_contacts: int) -> None:
         flush=True,
     )
 
-    bare = measure(
-        "import pyarrow.csv as pacsv",
-        f"result = pacsv.read_csv({str(raw / 'mentoring_log.csv')!r}).num_rows",
+    log = str(raw / "mentoring_log.csv")
+    measured = interleaved(
+        {
+            "bare": ("import pyarrow.csv as pacsv", f"result = pacsv.read_csv({log!r}).num_rows"),
+            # The clean stage parses with newlines_in_values=True when it must (notes
+            # typed in Excel may hold line breaks); this is the bare parse with that option.
+            "bare_newlines": (
+                "import pyarrow.csv as pacsv",
+                f"result = pacsv.read_csv({log!r}, parse_options=pacsv.ParseOptions(newlines_in_values=True)).num_rows",
+            ),
+            "clean": (
+                "from mentoring_eval.clean import run_clean_stage",
+                f"result = run_clean_stage({str(raw)!r}, {str(processed)!r}, '2020-04-01').summary",
+            ),
+        },
+        repeats,
     )
+    bare, bare_newlines, clean = measured["bare"], measured["bare_newlines"], measured["clean"]
     print(
         f"bare pyarrow.csv.read_csv: {bare['seconds']:.2f} s (best of {_seconds(bare)}), "
         f"{bare['result']:,} rows, peak {bare['peak_mib']:.0f} MiB",
         flush=True,
     )
-    # The clean stage parses with newlines_in_values=True (notes typed in Excel
-    # may hold line breaks); this is the bare parse with that one option.
-    bare_newlines = measure(
-        "import pyarrow.csv as pacsv",
-        f"result = pacsv.read_csv({str(raw / 'mentoring_log.csv')!r}, "
-        "parse_options=pacsv.ParseOptions(newlines_in_values=True)).num_rows",
-    )
     print(
         f"bare pyarrow.csv.read_csv, newlines_in_values=True: {bare_newlines['seconds']:.2f} s "
         f"(best of {_seconds(bare_newlines)}), peak {bare_newlines['peak_mib']:.0f} MiB",
         flush=True,
-    )
-
-    clean = measure(
-        "from mentoring_eval.clean import run_clean_stage",
-        f"result = run_clean_stage({str(raw)!r}, {str(processed)!r}, '2020-04-01').summary",
     )
     summary = clean["result"]
     print(
@@ -120,4 +140,4 @@ def main(n_contacts: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000, int(sys.argv[2]) if len(sys.argv) > 2 else 5)

@@ -12,7 +12,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from mentoring_eval import clean, provenance
+from mentoring_eval import clean, normalise, provenance
 from mentoring_eval.clean import (
     CONTACT_COLUMNS,
     QUARANTINE_COLUMNS,
@@ -340,6 +340,40 @@ def test_contacts_are_sorted_by_date_source_line_and_site():
     assert contacts[["source_line", "site"]].values.tolist() == [[3, 7], [5, 1], [5, 2], [2, 1], [2, 2], [4, 1]]
 
 
+def test_a_log_in_any_order_gives_contacts_sorted_by_date_source_line_and_site():
+    """Hundreds of dates (sorted by their rank, not their value), joint
+    sessions among them, in shuffled order: the same order as sorting the
+    contacts in Python."""
+    rng = np.random.default_rng(3)
+    days = pd.Timestamp("2019-04-01") + pd.to_timedelta(rng.integers(0, 300, 400), unit="D")
+    site_spellings = np.array(["1", "2", "7", "1 & 2", "Site 7; S1", "2, 7 and 1"])
+    changes = [
+        {"date": day.strftime("%d/%m/%Y" if i % 2 else "%Y-%m-%d"), "site": site, "minutes": str(i % 400 + 1)}
+        for i, (day, site) in enumerate(zip(days, rng.choice(site_spellings, len(days)), strict=True))
+    ]
+    contacts = cleaned(*changes).contacts
+    keys = list(zip(contacts["date"], contacts["source_line"], contacts["site"], strict=True))
+    assert keys == sorted(keys)
+    sites_per_row = [len(normalise.parse_sites(pd.Series([change["site"]]))[0]) for change in changes]
+    assert len(contacts) == sum(sites_per_row)
+    assert contacts.groupby("source_line")["site"].apply(list).to_dict() == {
+        line: sorted(normalise.parse_sites(pd.Series([change["site"]]))[0])
+        for line, change in enumerate(changes, start=2)
+    }
+
+
+def test_site_credits_follow_each_rows_sites_in_order():
+    rng = np.random.default_rng(11)
+    sizes = rng.integers(1, 4, 50)  # sites per spelling: one, or a joint session's two or three
+    starts = np.cumsum(sizes) - sizes
+    row_codes = rng.integers(0, len(sizes), 2000).astype(np.int16)
+    row_of_credit, site_position, joint = clean._site_credits(starts, sizes, row_codes)
+    expected = [
+        (row, starts[code] + nth, sizes[code] > 1) for row, code in enumerate(row_codes) for nth in range(sizes[code])
+    ]
+    assert list(zip(row_of_credit.tolist(), site_position.tolist(), joint.tolist(), strict=True)) == expected
+
+
 def test_categorical_log_columns_clean_the_same():
     changes = [{}, {"site": "1 & 2"}, {"mode": "pigeon"}, {"date": "10/06/19"}]
     log = log_of(*changes)
@@ -385,7 +419,10 @@ def test_combined_codes_stay_exact_when_the_combinations_overflow_int64():
     # Three columns of 2**25 possible codes: 2**75 combinations, renumbered on the way.
     columns = [rng.integers(0, 2**25, 1000) for _ in range(3)]
     columns = [np.concatenate([codes, codes[:100]]) for codes in columns]  # 100 exact repeats
-    combined = clean._combined_codes(columns)
+    rows = np.arange(1100)  # each row its own spelling, whose key is the code drawn
+    combined = clean._combined_codes(
+        [clean._Column(codes=rows, values=keys, keys=keys, problems=keys) for keys in columns]
+    )
     expected = pd.DataFrame(dict(enumerate(columns))).duplicated()
     assert (pd.Series(combined).duplicated() == expected).all() and expected.sum() == 100
 

@@ -106,6 +106,28 @@ def test_latin1_header_is_refused(tmp_path):
         inputs.read_csv_table(tmp_path / "sites.csv", ("site", "opened_on"))
 
 
+@pytest.mark.parametrize(
+    ("data", "lines"),
+    [
+        (b"", 0),
+        (b"a", 1),
+        (b"a\n", 1),
+        (b"a\nb", 2),
+        (b"\n\n", 2),
+        (b"a,b\n" * 3_000_000, 3_000_000),  # more than one block of the count
+        (b"a,b\n" * 3_000_000 + b"c", 3_000_001),
+    ],
+)
+def test_count_lines(data, lines):
+    assert inputs.count_lines(data) == lines
+
+
+def test_a_folder_in_place_of_a_file_is_an_input_error(tmp_path):
+    (tmp_path / "sites.csv").mkdir()
+    with pytest.raises(InputError, match=rf"^sites\.csv: is a folder, not a file, in {tmp_path}$"):
+        inputs.read_csv_table(tmp_path / "sites.csv", ("site", "opened_on"))
+
+
 def test_missing_file_names_the_file_and_folder(tmp_path):
     with pytest.raises(InputError, match=rf"^sites\.csv: file not found in {tmp_path}$"):
         inputs.read_csv_table(tmp_path / "sites.csv", ("site", "opened_on"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -97,3 +98,13 @@ def test_write_parquet_gives_identical_bytes_for_identical_tables(tmp_path):
     write_parquet(small_table(), tmp_path / "one.parquet")
     write_parquet(small_table().copy(), tmp_path / "two.parquet")
     assert (tmp_path / "one.parquet").read_bytes() == (tmp_path / "two.parquet").read_bytes()
+
+
+def test_line_number_columns_are_stored_as_deltas_and_read_back_the_same(tmp_path):
+    table = pd.DataFrame({"source_line": np.arange(2, 5002), "site": np.tile([1, 2], 2500)})
+    write_parquet(table, tmp_path / "t.parquet", line_number_columns=("source_line",))
+    columns = pq.ParquetFile(tmp_path / "t.parquet").metadata.row_group(0)
+    line, site = columns.column(0), columns.column(1)
+    assert "DELTA_BINARY_PACKED" in line.encodings and not line.has_dictionary_page
+    assert site.has_dictionary_page  # the other columns keep their dictionary
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), table)

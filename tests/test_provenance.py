@@ -1,5 +1,6 @@
 """What a report was made from: the input record and the digests the runner compares."""
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,24 @@ def test_the_hashes_list_every_input_file_but_hidden_ones(tmp_path):
     assert hashes["file"].tolist() == ["mentoring_log.csv", "sites.csv"]
     assert hashes["bytes"].tolist() == [(raw / name).stat().st_size for name in hashes["file"]]
     assert hashes["sha256"].tolist() == [provenance.sha256_of_file(raw / name) for name in hashes["file"]]
+
+
+def test_a_file_already_read_is_hashed_from_the_bytes_read(tmp_path):
+    """The clean stage hashes the log from the bytes it parsed: if the file
+    changed after it was read, the record still says what was parsed."""
+    raw = raw_folder(tmp_path / "raw")
+    parsed = (raw / "mentoring_log.csv").read_bytes()
+    (raw / "mentoring_log.csv").write_text("Date,Site\n2018-03-02,1\n2018-03-03,1\n", encoding="utf-8")
+    hashes = provenance.input_file_hashes(raw, {"mentoring_log.csv": parsed}).set_index("file")
+    assert hashes.loc["mentoring_log.csv", "sha256"] == hashlib.sha256(parsed).hexdigest()
+    assert hashes.loc["mentoring_log.csv", "bytes"] == len(parsed)
+    assert hashes.loc["sites.csv", "sha256"] == provenance.sha256_of_file(raw / "sites.csv")
+
+
+def test_bytes_of_a_file_that_is_not_an_input_are_refused(tmp_path):
+    raw = raw_folder(tmp_path / "raw")
+    with pytest.raises(ValueError, match="notes.csv"):
+        provenance.input_file_hashes(raw, {"notes.csv": b""})
 
 
 def test_the_record_reads_back_as_written(tmp_path):

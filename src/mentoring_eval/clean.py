@@ -32,7 +32,7 @@ import pandas as pd
 
 from mentoring_eval import normalise, provenance
 from mentoring_eval.errors import InputError
-from mentoring_eval.inputs import LOG_COLUMNS, read_log_of, read_reference_inputs
+from mentoring_eval.inputs import LOG_COLUMNS, read_log_file, read_reference_inputs
 from mentoring_eval.outputs import atomic_outputs, write_csv, write_json, write_parquet
 
 MAX_MINUTES = 480
@@ -80,9 +80,17 @@ class _Column:
     keys: np.ndarray
     problems: np.ndarray
 
-    def has_problem(self) -> np.ndarray:
-        """Per row: does its spelling have a problem?"""
-        return (self.problems != "")[self.codes]
+    def has_problem(self) -> np.ndarray | None:
+        """Per row: does its spelling have a problem? None when no spelling has one."""
+        problem = self.problems != ""
+        return problem[self.codes] if problem.any() else None
+
+    def order(self) -> np.ndarray:
+        """Per spelling, the rank of its value among the distinct values, in
+        the smallest integer type that holds them: NumPy sorts a million rows
+        by so small a number in one pass (a radix sort), whatever their order."""
+        ranks, distinct = pd.factorize(self.values, sort=True)
+        return ranks.astype(_code_type(len(distinct)))
 
 
 # Readers: distinct spellings (text) -> (parsed values, problem per spelling).
@@ -158,16 +166,22 @@ def _understand(values: pd.Series, read: Reader) -> _Column:
     return _Column(codes=codes, values=parsed.to_numpy(), keys=pd.factorize(parsed)[0], problems=problems)
 
 
-def _combined_codes(code_columns: list[np.ndarray]) -> np.ndarray:
-    """One int64 per row, equal exactly where every column's code is equal."""
-    combined = np.zeros(len(code_columns[0]), dtype=np.int64)
+def _combined_codes(columns: list[_Column]) -> np.ndarray:
+    """One int64 per row, equal exactly where every column's ``keys`` are equal."""
+    rows = len(columns[0].codes)
+    combined, keys_of_rows = np.zeros(rows, dtype=np.int64), np.empty(rows, dtype=np.int64)
     span = 1
-    for codes in code_columns:
-        size = int(codes.max()) + 1 if len(codes) else 1
+    for column in columns:
+        size = int(column.keys.max()) + 1 if len(column.keys) else 1
         if span * size >= 2**62:  # would overflow: renumber the combinations seen so far
             combined, seen = pd.factorize(combined)
             span = len(seen)
-        combined = combined * size + codes
+        # In place, into one buffer: a national log's rows are not allocated
+        # afresh per column. (Every code is a valid position; mode="clip" only
+        # spares NumPy the copy it makes of ``out`` to check them.)
+        np.take(column.keys, column.codes, out=keys_of_rows, mode="clip")
+        combined *= size
+        combined += keys_of_rows
         span *= size
     return combined
 
@@ -188,14 +202,33 @@ def _sites_end_to_end(site_lists: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     return all_sites, np.cumsum(sizes) - sizes, sizes
 
 
-def _site_credits(starts: np.ndarray, sizes: np.ndarray, row_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _site_credits(
+    starts: np.ndarray, sizes: np.ndarray, row_codes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For rows whose site spellings are ``row_codes``: the row of each site
-    credit, and the credited site's position among all sites end to end."""
+    credit, the credited site's position among all sites end to end, and
+    whether the credit is one of a joint session's."""
     credits_per_row = sizes[row_codes]
-    row_of_credit = np.repeat(np.arange(len(row_codes)), credits_per_row)
-    first_credit_of_row = np.cumsum(credits_per_row) - credits_per_row
-    nth_in_row = np.arange(len(row_of_credit)) - first_credit_of_row[row_of_credit]
-    return row_of_credit, starts[row_codes][row_of_credit] + nth_in_row
+    # int32 positions where they fit: half the memory a national log's rows
+    # would otherwise take, and fresh memory is most of these steps' cost.
+    position_type = np.int32 if max(len(row_codes), int(sizes.sum())) < 2**31 else np.int64
+    row_of_credit = np.repeat(np.arange(len(row_codes), dtype=position_type), credits_per_row)
+    site_position = starts.astype(position_type)[row_codes][row_of_credit]
+    joint = (sizes > 1)[row_codes][row_of_credit]
+    # A joint session's credits follow one another: each after the first
+    # moves one site further along its spelling's sites.
+    joint_credits = np.flatnonzero(joint)
+    if len(joint_credits):
+        rows = row_of_credit[joint_credits]
+        first_of_row = np.r_[True, rows[1:] != rows[:-1]]
+        run_start = np.maximum.accumulate(np.where(first_of_row, np.arange(len(rows)), 0))
+        site_position[joint_credits] += (np.arange(len(rows)) - run_start).astype(position_type)
+    return row_of_credit, site_position, joint
+
+
+def _code_type(categories: int) -> type[np.signedinteger]:
+    """The integer type pandas holds a categorical's codes in (-1 included)."""
+    return next((kind for kind in (np.int8, np.int16, np.int32) if categories < np.iinfo(kind).max), np.int64)
 
 
 def _categorical(values: np.ndarray, codes: np.ndarray) -> pd.Categorical:
@@ -205,15 +238,19 @@ def _categorical(values: np.ndarray, codes: np.ndarray) -> pd.Categorical:
     milliseconds, and Parquet stores it as the dictionary it already is."""
     # Values of spellings with a problem are None (-1 here); no row in ``codes`` has one.
     category_of_value, categories = pd.factorize(np.asarray(values, dtype=object), sort=True)
-    value_used = np.bincount(codes, minlength=len(values)) > 0
+    value_used = np.zeros(len(values), dtype=bool)
+    value_used[codes] = True
     used = np.zeros(len(categories), dtype=bool)
     used[category_of_value[value_used]] = True
     renumbered = np.cumsum(used) - 1  # np.unique would sort a million codes
-    # Renumbered per spelling first: one pass over the rows, not two.
-    final_code_of_value = np.full(len(category_of_value), -1, dtype=np.int64)
+    # Renumbered per spelling first, in pandas' own code type: one pass over
+    # the rows, and no copy of them when the categorical is made.
+    final_code_of_value = np.full(len(category_of_value), -1, dtype=_code_type(int(used.sum())))
     has_value = category_of_value >= 0
     final_code_of_value[has_value] = renumbered[category_of_value[has_value]]
-    return pd.Categorical.from_codes(final_code_of_value[codes], categories=pd.Index(categories[used], dtype="str"))
+    return pd.Categorical.from_codes(
+        final_code_of_value[codes], categories=pd.Index(categories[used], dtype="str"), validate=False
+    )
 
 
 def _cut_off(as_of: object) -> pd.Timestamp:
@@ -253,10 +290,9 @@ def _contacts(
     """One contacts row per site credited by each of ``rows`` (already in
     output order), with its study-window flag."""
     all_sites, starts, sizes = _sites_end_to_end(columns["site"].values)
-    row_of_credit, site_position = _site_credits(starts, sizes, columns["site"].codes[rows])
+    site_codes = columns["site"].codes[rows]
+    row_of_credit, site_position, joint = _site_credits(starts, sizes, site_codes)
     credit_rows = rows[row_of_credit]
-    credited_site = all_sites[site_position]
-    opening_month = opening_months.reindex(all_sites).to_numpy()[site_position]
 
     def parsed(column: str) -> np.ndarray:
         return columns[column].values[columns[column].codes[credit_rows]]
@@ -264,25 +300,25 @@ def _contacts(
     def text(column: str) -> pd.Categorical:
         return _categorical(columns[column].values, columns[column].codes[credit_rows])
 
-    date = parsed("date")
-    window = np.select([date < opening_month, date >= as_of.to_datetime64()], [1, 2], 0)
-    credits_per_row = np.bincount(row_of_credit, minlength=len(rows))
-    return pd.DataFrame(
-        {
-            "source_file": _categorical(np.array([source_file]), np.zeros(len(credit_rows), np.int64)),
+    # The text columns are built in a second thread while the dates and sites
+    # are built here: NumPy releases the GIL as it gathers a million rows.
+    with ThreadPoolExecutor(max_workers=1) as beside:
+        texts = beside.submit(lambda: {column: text(column) for column in ("mentor", "ots", "mode", "kind")})
+        opening_month = opening_months.reindex(all_sites).to_numpy()[site_position]
+        date = parsed("date")
+        window = np.select([date < opening_month, date >= as_of.to_datetime64()], [1, 2], 0).astype(np.int8)
+        built = {
+            "source_file": _categorical(np.array([source_file]), np.zeros(len(credit_rows), np.int8)),
             "source_line": source_lines[credit_rows],
             "date": date.astype("datetime64[ns]", copy=False),
-            "site": credited_site,
-            "joint": credits_per_row[row_of_credit] > 1,
-            "mentor": text("mentor"),
-            "ots": text("ots"),
-            "mode": text("mode"),
-            "minutes": parsed("minutes").astype("float64"),
-            "kind": text("kind"),
+            "site": all_sites[site_position],
+            "joint": joint,
+            "minutes": parsed("minutes").astype("float64", copy=False),
             "in_window": window == 0,
             "window_flag": _categorical(np.array(WINDOW_FLAGS), window),
         }
-    )
+        built |= texts.result()
+    return pd.DataFrame({column: built[column] for column in CONTACT_COLUMNS}, copy=False)  # new arrays already
 
 
 def clean_log(log: pd.DataFrame, sites: pd.DataFrame, as_of: object, source_file: str) -> CleanResult:
@@ -303,7 +339,10 @@ def clean_log(log: pd.DataFrame, sites: pd.DataFrame, as_of: object, source_file
 
     readers = _log_readers(frozenset(sites["site"].tolist()))
     columns = {name: _understand(log[name], read) for name, read in readers.items()}
-    quarantined = np.logical_or.reduce([column.has_problem() for column in columns.values()])
+    problems_per_column = [column.has_problem() for column in columns.values()]
+    quarantined = np.logical_or.reduce(
+        [problem for problem in problems_per_column if problem is not None] or [np.zeros(len(log), dtype=bool)]
+    )
     bad_rows, good_rows = np.flatnonzero(quarantined), np.flatnonzero(~quarantined)
     reasons_by_column = [column.problems[column.codes[bad_rows]] for column in columns.values()]
     reasons = _join_reasons(reasons_by_column)
@@ -317,15 +356,17 @@ def clean_log(log: pd.DataFrame, sites: pd.DataFrame, as_of: object, source_file
     # Combined over every row, then taken for the good ones: one pass over
     # the rows per column instead of two. (A quarantined row's keys may
     # collide with a good row's; it is not among the rows compared.)
-    keys = _combined_codes([column.keys[column.codes] for column in columns.values()])[good_rows]
+    keys = _combined_codes(list(columns.values()))[good_rows]
     duplicate = pd.Series(keys).duplicated(keep="first").to_numpy()
     kept = good_rows[~duplicate]
     # Rows are in source order, so a stable sort by date orders by (date, source_line).
-    kept = kept[np.argsort(columns["date"].values[columns["date"].codes[kept]], kind="stable")]
+    kept = kept[np.argsort(columns["date"].order()[columns["date"].codes[kept]], kind="stable")]
 
     source_lines = log["source_line"].to_numpy(np.int64)
-    contacts = _contacts(columns, kept, source_lines, opening_months, cut_off, source_file)
-    quarantine = _quarantine(log, bad_rows, reasons, source_file)
+    with ThreadPoolExecutor(max_workers=1) as beside:
+        quarantine_made = beside.submit(_quarantine, log, bad_rows, reasons, source_file)
+        contacts = _contacts(columns, kept, source_lines, opening_months, cut_off, source_file)
+        quarantine = quarantine_made.result()
     reason_counts = pd.Series(np.concatenate(reasons_by_column)).loc[lambda r: r != ""].value_counts()
     summary = {
         "rows_read": len(log),
@@ -488,13 +529,13 @@ def run_clean_stage(raw_dir: str | Path, processed_dir: str | Path, as_of: str |
     tables, the quarantine, the summary and the record of the files read
     (their SHA-256) into ``processed_dir``, all together or (on any error)
     none of them."""
-    # Two threads beside this one (hashlib and Arrow's CSV parser release the
-    # GIL): the files are hashed, and the log is parsed, while the reference
-    # files are read and cleaned here. The record of what the numbers came
-    # from then costs a national log almost no time, nor do the reference files.
-    with ThreadPoolExecutor(max_workers=2) as background:
-        hashed = background.submit(provenance.input_file_hashes, Path(raw_dir))
-        log_read = background.submit(read_log_of, raw_dir)
+    # The log is read and parsed in a second thread (Arrow's CSV parser
+    # releases the GIL) while the reference files are read and cleaned here;
+    # then the files are hashed there while the log is cleaned here. The log
+    # is hashed from the bytes that were parsed: read once, and the record of
+    # what the numbers came from is of exactly those bytes.
+    with ThreadPoolExecutor(max_workers=1) as background:
+        log_read = background.submit(read_log_file, raw_dir)
         raw = read_reference_inputs(raw_dir)
         try:
             reference_tables = _clean_reference_tables(raw)
@@ -503,16 +544,19 @@ def run_clean_stage(raw_dir: str | Path, processed_dir: str | Path, as_of: str |
             reference_error = error
         # The errors come in the order of a serial run: reading every file
         # (the log last), then the reference tables' contents, then the log's.
-        log, log_file = log_read.result()
+        log = log_read.result()
         if reference_error is not None:
             raise reference_error
-        result = clean_log(log, reference_tables["sites"], as_of, log_file)
+        hashed = background.submit(provenance.input_file_hashes, Path(raw_dir), {log.name: log.data})
+        result = clean_log(log.table, reference_tables["sites"], as_of, log.name)
         file_hashes = hashed.result()
     # The contacts (a million rows in a national log) are written in a second
     # thread, Arrow releasing the GIL, while the small files are written here;
     # the thread is joined before the outputs are moved into place.
     with atomic_outputs(processed_dir) as staging, ThreadPoolExecutor(max_workers=1) as writing:
-        contacts_written = writing.submit(write_parquet, result.contacts, staging / "contacts.parquet")
+        contacts_written = writing.submit(
+            write_parquet, result.contacts, staging / "contacts.parquet", line_number_columns=("source_line",)
+        )
         write_csv(result.quarantine, staging / "quarantine.csv")
         write_json(result.summary, staging / "cleaning_summary.json")
         write_csv(file_hashes, staging / provenance.INPUT_RECORD)

@@ -88,14 +88,16 @@ ARMS = {"essvr": "ESSVR", "usual care": "usual care"}
 
 def distinct_values(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """Codes (one per row, positions into the distinct values) and the
-    distinct values as text. Missing values (None, NaN) read as blank text."""
+    distinct values as text. Missing values (None, NaN) read as blank text.
+    A categorical's codes come as they are held (int8 for up to 127
+    spellings, and so on): a national log's rows are not copied."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        codes, distinct = values.cat.codes.to_numpy(np.int64), values.cat.categories
+        codes, distinct = values.array.codes, values.cat.categories
     else:
         codes, distinct = pd.factorize(values)
     distinct = pd.Series(distinct, dtype="str")
     if (codes < 0).any():
-        codes = np.where(codes < 0, len(distinct), codes)
+        codes = np.where(codes < 0, len(distinct), codes.astype(np.int64))
         distinct = pd.concat([distinct, pd.Series([""], dtype="str")], ignore_index=True)
     return codes, distinct
 

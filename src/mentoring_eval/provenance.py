@@ -7,7 +7,7 @@ import csv
 import hashlib
 import platform
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,19 +41,24 @@ def input_files(folder: Path) -> list[Path]:
     return sorted(p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith("."))
 
 
-def input_file_hashes(folder: Path) -> pd.DataFrame:
+def input_file_hashes(folder: Path, already_read: Mapping[str, bytes] | None = None) -> pd.DataFrame:
     """SHA-256 of every input file of ``folder`` (:func:`input_files`):
-    ``file`` (name), ``bytes``, ``sha256``."""
+    ``file`` (name), ``bytes``, ``sha256``. A file named in ``already_read``
+    is hashed from the bytes given there (those that were parsed), the others
+    from the folder."""
     import pandas as pd  # here, not at the top: the runner uses this module on its fast path
 
+    already_read = already_read or {}
     files = input_files(folder)
-    return pd.DataFrame(
-        {
-            "file": [p.name for p in files],
-            "bytes": [p.stat().st_size for p in files],
-            "sha256": [sha256_of_file(p) for p in files],
-        }
-    )
+    not_inputs = already_read.keys() - {path.name for path in files}
+    if not_inputs:
+        raise ValueError(f"{', '.join(sorted(not_inputs))}: read from {folder}, but not among its input files")
+    sizes, hashes = [], []
+    for path in files:
+        data = already_read.get(path.name)
+        sizes.append(path.stat().st_size if data is None else len(data))
+        hashes.append(sha256_of_file(path) if data is None else hashlib.sha256(data).hexdigest())
+    return pd.DataFrame({"file": [path.name for path in files], "bytes": sizes, "sha256": hashes})
 
 
 def read_input_record(processed_dir: Path) -> pd.DataFrame:
