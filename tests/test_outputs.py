@@ -108,3 +108,17 @@ def test_line_number_columns_are_stored_as_deltas_and_read_back_the_same(tmp_pat
     assert "DELTA_BINARY_PACKED" in line.encodings and not line.has_dictionary_page
     assert site.has_dictionary_page  # the other columns keep their dictionary
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), table)
+
+
+def test_a_table_without_missing_values_is_written_with_required_columns(tmp_path):
+    table = pd.DataFrame({"site": [1, 2], "mode": pd.Categorical(["phone", "teams"]), "joint": [True, False]})
+    write_parquet(table, tmp_path / "t.parquet", no_missing_values=True)
+    schema = pq.read_schema(tmp_path / "t.parquet")
+    assert [field.nullable for field in schema] == [False, False, False]
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), table)
+
+
+def test_a_missing_value_in_a_table_declared_without_them_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="'minutes' with null values"):
+        write_parquet(pd.DataFrame({"minutes": [60.0, None]}), tmp_path / "t.parquet", no_missing_values=True)
+    assert not (tmp_path / "t.parquet").exists()

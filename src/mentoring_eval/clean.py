@@ -555,7 +555,11 @@ def run_clean_stage(raw_dir: str | Path, processed_dir: str | Path, as_of: str |
     # the thread is joined before the outputs are moved into place.
     with atomic_outputs(processed_dir) as staging, ThreadPoolExecutor(max_workers=1) as writing:
         contacts_written = writing.submit(
-            write_parquet, result.contacts, staging / "contacts.parquet", line_number_columns=("source_line",)
+            write_parquet,
+            result.contacts,
+            staging / "contacts.parquet",
+            line_number_columns=("source_line",),
+            no_missing_values=True,
         )
         write_csv(result.quarantine, staging / "quarantine.csv")
         write_json(result.summary, staging / "cleaning_summary.json")

@@ -146,16 +146,26 @@ def _parse_csv(name: str, data: bytes, convert: pacsv.ConvertOptions) -> pa.Tabl
     only when every line is exactly one record (records + header = lines);
     otherwise the file is read again in the safe mode.
     """
-    _require_utf8(name, data)
-    lines = count_lines(data)
-    try:
-        fast = pacsv.read_csv(
-            pa.BufferReader(data), parse_options=pacsv.ParseOptions(ignore_empty_lines=False), convert_options=convert
-        )
-        if fast.num_rows + 1 == lines:
+
+    def checked_lines() -> int:
+        _require_utf8(name, data)
+        return count_lines(data)
+
+    # The checks run in a thread of their own while Arrow parses (both
+    # release the GIL): on a national log they would otherwise hold the parse up.
+    with ThreadPoolExecutor(max_workers=1) as checking:
+        lines = checking.submit(checked_lines)
+        try:
+            fast = pacsv.read_csv(
+                pa.BufferReader(data),
+                parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
+                convert_options=convert,
+            )
+        except pa.ArrowInvalid:
+            fast = None  # perhaps a line break inside quotes: the safe mode decides
+        if fast is not None and fast.num_rows + 1 == lines.result():
             return fast
-    except pa.ArrowInvalid:
-        pass  # perhaps a line break inside quotes: the safe mode decides
+        lines.result()  # a file that is not UTF-8 is refused as such, whatever the parse said
     return pacsv.read_csv(
         pa.BufferReader(data),
         parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),

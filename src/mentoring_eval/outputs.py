@@ -62,7 +62,9 @@ def atomic_outputs(folder: str | Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def write_parquet(table: pd.DataFrame, path: Path, line_number_columns: Sequence[str] = ()) -> None:
+def write_parquet(
+    table: pd.DataFrame, path: Path, line_number_columns: Sequence[str] = (), no_missing_values: bool = False
+) -> None:
     """Write ``table`` as Parquet with pyarrow, without the pandas index.
 
     Statistics are left out: nothing reads them, and they are a third of the
@@ -71,8 +73,16 @@ def write_parquet(table: pd.DataFrame, path: Path, line_number_columns: Sequence
     stored as deltas (``DELTA_BINARY_PACKED``) instead of the dictionary
     Parquet tries first: a dictionary of a million distinct numbers is
     abandoned half-built, and the deltas take a quarter of the space.
+    ``no_missing_values`` declares every column REQUIRED, as the contacts'
+    are by construction: no definition levels to write (a fifth of the
+    writing time), and a missing value is an error, not a silent gap.
     """
     arrow_table = pa.Table.from_pandas(table, preserve_index=False)
+    if no_missing_values:
+        schema = arrow_table.schema
+        arrow_table = arrow_table.cast(
+            pa.schema([field.with_nullable(False) for field in schema], metadata=schema.metadata)
+        )
     pq.write_table(
         arrow_table,
         path,
