@@ -306,9 +306,14 @@ def _contacts(
         texts = beside.submit(lambda: {column: text(column) for column in ("mentor", "ots", "mode", "kind")})
         opening_month = opening_months.reindex(all_sites).to_numpy()[site_position]
         date = parsed("date")
-        window = np.select([date < opening_month, date >= as_of.to_datetime64()], [1, 2], 0).astype(np.int8)
+        # 0 in the window, 2 on or after the cut-off, 1 before opening (first: a
+        # site opened after the cut-off has its contacts flagged as before opening).
+        window = (date >= as_of.to_datetime64()).astype(np.int8) * np.int8(2)
+        window[date < opening_month] = 1
         built = {
-            "source_file": _categorical(np.array([source_file]), np.zeros(len(credit_rows), np.int8)),
+            "source_file": pd.Categorical.from_codes(
+                np.zeros(len(credit_rows), np.int8), categories=pd.Index([source_file], dtype="str"), validate=False
+            ),
             "source_line": source_lines[credit_rows],
             "date": date.astype("datetime64[ns]", copy=False),
             "site": all_sites[site_position],

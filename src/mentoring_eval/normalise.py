@@ -163,7 +163,11 @@ def parse_dates(values: pd.Series) -> pd.Series:
 
 
 def _site_list(text: str) -> tuple[int, ...] | None:
-    listed = [part for part in _SITE_SEPARATOR.split(text.strip().lower()) if part]
+    key = text.strip().lower()
+    one_site = _SITE.match(key)  # most spellings name one site: no list to split
+    if one_site:
+        return (int(one_site["number"]),)
+    listed = [part for part in _SITE_SEPARATOR.split(key) if part]
     numbers = [_SITE.match(part) for part in listed]
     if not listed or not all(numbers):
         return None
