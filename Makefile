@@ -21,14 +21,14 @@ report: $(STAMP)
 	$(PY) -m mentoring_eval run
 
 # The tests on two workers (pytest-xdist), each test file on one worker as a
-# whole; then nbval over the notebooks, in order, in one process (they share
+# whole, the ten slowest listed at the end (to see where the minutes go); then nbval over the notebooks, in order, in one process (they share
 # data/processed; tests/conftest.py says more). Both always run; either failing fails.
 test: $(STAMP)
 ifeq ($(STYLE_CHECK),1)
 	@$(MAKE) --no-print-directory lint
 endif
 	@status=0; \
-	$(PY) -m pytest -n 2 --dist loadfile tests || status=$$?; \
+	$(PY) -m pytest -n 2 --dist loadfile --durations=10 tests || status=$$?; \
 	$(PY) -m pytest notebooks || status=$$?; \
 	exit $$status
 
