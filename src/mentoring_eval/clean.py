@@ -300,17 +300,17 @@ def _contacts(
     def text(column: str) -> pd.Categorical:
         return _categorical(columns[column].values, columns[column].codes[credit_rows])
 
-    # The text columns are built in a second thread while the dates and sites
-    # are built here: NumPy releases the GIL as it gathers a million rows.
-    with ThreadPoolExecutor(max_workers=1) as beside:
-        texts = beside.submit(lambda: {column: text(column) for column in ("mentor", "ots", "mode", "kind")})
-        opening_month = opening_months.reindex(all_sites).to_numpy()[site_position]
-        date = parsed("date")
-        # 0 in the window, 2 on or after the cut-off, 1 before opening (first: a
-        # site opened after the cut-off has its contacts flagged as before opening).
-        window = (date >= as_of.to_datetime64()).astype(np.int8) * np.int8(2)
-        window[date < opening_month] = 1
-        built = {
+    opening_month = opening_months.reindex(all_sites).to_numpy()[site_position]
+    date = parsed("date")
+    # 0 in the window, 2 on or after the cut-off, 1 before opening (first: a
+    # site opened after the cut-off has its contacts flagged as before opening).
+    window = (date >= as_of.to_datetime64()).astype(np.int8) * np.int8(2)
+    window[date < opening_month] = 1
+    # Built one after another in this thread: built beside one another in two
+    # threads they were slower as often as faster, each waiting for the GIL
+    # between the many short steps of the other.
+    return pd.DataFrame(
+        {
             "source_file": pd.Categorical.from_codes(
                 np.zeros(len(credit_rows), np.int8), categories=pd.Index([source_file], dtype="str"), validate=False
             ),
@@ -318,12 +318,16 @@ def _contacts(
             "date": date.astype("datetime64[ns]", copy=False),
             "site": all_sites[site_position],
             "joint": joint,
+            "mentor": text("mentor"),
+            "ots": text("ots"),
+            "mode": text("mode"),
             "minutes": parsed("minutes").astype("float64", copy=False),
+            "kind": text("kind"),
             "in_window": window == 0,
             "window_flag": _categorical(np.array(WINDOW_FLAGS), window),
-        }
-        built |= texts.result()
-    return pd.DataFrame({column: built[column] for column in CONTACT_COLUMNS}, copy=False)  # new arrays already
+        },
+        copy=False,  # the columns are new arrays already
+    )
 
 
 def clean_log(log: pd.DataFrame, sites: pd.DataFrame, as_of: object, source_file: str) -> CleanResult:
@@ -368,10 +372,8 @@ def clean_log(log: pd.DataFrame, sites: pd.DataFrame, as_of: object, source_file
     kept = kept[np.argsort(columns["date"].order()[columns["date"].codes[kept]], kind="stable")]
 
     source_lines = log["source_line"].to_numpy(np.int64)
-    with ThreadPoolExecutor(max_workers=1) as beside:
-        quarantine_made = beside.submit(_quarantine, log, bad_rows, reasons, source_file)
-        contacts = _contacts(columns, kept, source_lines, opening_months, cut_off, source_file)
-        quarantine = quarantine_made.result()
+    contacts = _contacts(columns, kept, source_lines, opening_months, cut_off, source_file)
+    quarantine = _quarantine(log, bad_rows, reasons, source_file)
     reason_counts = pd.Series(np.concatenate(reasons_by_column)).loc[lambda r: r != ""].value_counts()
     summary = {
         "rows_read": len(log),
