@@ -11,9 +11,7 @@ subprocess's own ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` (the peak
 resident set size, interpreter and imports included). The measurements take
 turns, round after round (default 5 rounds), and the fastest of each counts:
 other work on a shared machine moves a run by a fifth or more, and taking
-turns lets the bare parse and the clean stage see the same machine. The bare
-parse also runs as many times on its own first, one run after another; its
-fastest run of all is the yardstick.
+turns lets the bare parse and the clean stage see the same machine.
 
 Usage: ``python benchmarks/bench_clean.py [N_CONTACTS [ROUNDS]]``
 """
@@ -94,13 +92,13 @@ def main(n_contacts: int, repeats: int = 5) -> None:
     )
 
     log = str(raw / "mentoring_log.csv")
-    bare_case = ("import pyarrow.csv as pacsv", f"result = pacsv.read_csv({log!r}).num_rows")
-    # The bare parse also runs on its own, one run after another, first: the
-    # yardstick is its fastest run of all, so the ratio errs on the strict side.
-    quiet_bare = [_run_once(*bare_case) for _ in range(repeats)]
+    # Every case runs as many times, so that no fastest run is the fastest of
+    # more tries. (Between runs of this size the parse is no slower than on
+    # its own, one run after another: unlike after a whole pipeline's run,
+    # taking turns does not flatter the ratio.)
     runs = interleaved(
         {
-            "bare": bare_case,
+            "bare": ("import pyarrow.csv as pacsv", f"result = pacsv.read_csv({log!r}).num_rows"),
             # The clean stage parses with newlines_in_values=True when it must (notes
             # typed in Excel may hold line breaks); this is the bare parse with that option.
             "bare_newlines": (
@@ -115,7 +113,6 @@ def main(n_contacts: int, repeats: int = 5) -> None:
         repeats,
     )
     measured = {name: summarise(case_runs) for name, case_runs in runs.items()}
-    measured["bare"] = summarise(quiet_bare + runs["bare"])
     bare, bare_newlines, clean = measured["bare"], measured["bare_newlines"], measured["clean"]
     print(
         f"bare pyarrow.csv.read_csv: {bare['seconds']:.2f} s (best of {_seconds(bare)}), "
