@@ -60,15 +60,15 @@ def summarise(runs: list[dict]) -> dict:
     return {**fastest, "all_seconds": [run["seconds"] for run in runs], "peak_mib": max(r["peak_mib"] for r in runs)}
 
 
-def interleaved(cases: dict[str, tuple[str, str]], repeats: int) -> dict[str, list[dict]]:
+def interleaved(cases: dict[str, tuple[str, str]], repeats: int) -> dict[str, dict]:
     """Each case (``name: (setup, statement)``) run ``repeats`` times in turn,
     one of each per round, so that every case sees the same machine (other
-    work on it moves a run by a fifth or more): every run of each."""
+    work on it moves a run by a fifth or more): the fastest of each."""
     runs: dict[str, list[dict]] = {name: [] for name in cases}
     for _ in range(repeats):
         for name, (setup, statement) in cases.items():
             runs[name].append(_run_once(setup, statement))
-    return runs
+    return {name: summarise(case_runs) for name, case_runs in runs.items()}
 
 
 def _seconds(measured: dict) -> str:
@@ -96,7 +96,7 @@ def main(n_contacts: int, repeats: int = 5) -> None:
     # more tries. (Between runs of this size the parse is no slower than on
     # its own, one run after another: unlike after a whole pipeline's run,
     # taking turns does not flatter the ratio.)
-    runs = interleaved(
+    measured = interleaved(
         {
             "bare": ("import pyarrow.csv as pacsv", f"result = pacsv.read_csv({log!r}).num_rows"),
             # The clean stage parses with newlines_in_values=True when it must (notes
@@ -112,7 +112,6 @@ def main(n_contacts: int, repeats: int = 5) -> None:
         },
         repeats,
     )
-    measured = {name: summarise(case_runs) for name, case_runs in runs.items()}
     bare, bare_newlines, clean = measured["bare"], measured["bare_newlines"], measured["clean"]
     print(
         f"bare pyarrow.csv.read_csv: {bare['seconds']:.2f} s (best of {_seconds(bare)}), "

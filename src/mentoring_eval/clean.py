@@ -80,10 +80,12 @@ class _Column:
     keys: np.ndarray
     problems: np.ndarray
 
-    def has_problem(self) -> np.ndarray | None:
-        """Per row: does its spelling have a problem? None when no spelling has one."""
+    def mark_problems(self, quarantined: np.ndarray) -> None:
+        """Set ``quarantined`` (one flag per row) where the row's spelling has
+        a problem; a column none of whose spellings has one is not looked at."""
         problem = self.problems != ""
-        return problem[self.codes] if problem.any() else None
+        if problem.any():
+            quarantined |= problem[self.codes]
 
     def order(self) -> np.ndarray:
         """Per spelling, the rank of its value among the distinct values, in
@@ -348,10 +350,9 @@ def clean_log(log: pd.DataFrame, sites: pd.DataFrame, as_of: object, source_file
 
     readers = _log_readers(frozenset(sites["site"].tolist()))
     columns = {name: _understand(log[name], read) for name, read in readers.items()}
-    problems_per_column = [column.has_problem() for column in columns.values()]
-    quarantined = np.logical_or.reduce(
-        [problem for problem in problems_per_column if problem is not None] or [np.zeros(len(log), dtype=bool)]
-    )
+    quarantined = np.zeros(len(log), dtype=bool)
+    for column in columns.values():
+        column.mark_problems(quarantined)
     bad_rows, good_rows = np.flatnonzero(quarantined), np.flatnonzero(~quarantined)
     reasons_by_column = [column.problems[column.codes[bad_rows]] for column in columns.values()]
     reasons = _join_reasons(reasons_by_column)
