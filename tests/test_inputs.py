@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from pathlib import Path
 
 import openpyxl
@@ -11,6 +12,7 @@ import pytest
 
 from mentoring_eval import inputs
 from mentoring_eval.errors import InputError
+from mentoring_eval.provenance import FileDigest
 
 LOG_HEADER = "date,site,mentor,ots,mode,minutes,kind,notes"
 REFERENCE_FILES = {
@@ -19,6 +21,7 @@ REFERENCE_FILES = {
     "ots.csv": "ot_id,site,started_on,left_on,leave_reason\nOT1,1,2018-03-01,,\n",
     "competency.csv": "ot_id,assessed_on,score\nOT1,2018-04-01,80\n",
 }
+SMALL_FILES = [(b"", 0), (b"a", 1), (b"a\n", 1), (b"a\nb", 2), (b"\n\n", 2)]  # and their lines
 LOG_CSV = LOG_HEADER + "\n2019-03-14,Site 1,M1,OT1,phone,60,planned,fine\n"
 
 
@@ -107,19 +110,58 @@ def test_latin1_header_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("data", "lines"),
+    ("data", "lines", "block_size"),
     [
-        (b"", 0),
-        (b"a", 1),
-        (b"a\n", 1),
-        (b"a\nb", 2),
-        (b"\n\n", 2),
-        (b"a,b\n" * 3_000_000, 3_000_000),  # more than one block of the count
-        (b"a,b\n" * 3_000_000 + b"c", 3_000_001),
+        *((data, lines, block_size) for data, lines in SMALL_FILES for block_size in (1, 3, 1 << 20)),
+        (b"a,b\n" * 300_000, 300_000, 1 << 16),  # many blocks
+        (b"a,b\n" * 300_000 + b"c", 300_001, 1 << 16),
     ],
 )
-def test_count_lines(data, lines):
-    assert inputs.count_lines(data) == lines
+def test_a_file_is_read_once_and_its_lines_and_digest_come_with_it(tmp_path, data, lines, block_size):
+    (tmp_path / "log.csv").write_bytes(data)
+    with inputs._CheckedFile(tmp_path / "log.csv") as opened:
+        served = b"".join(iter(lambda: opened.read(block_size), b""))
+        digest, counted = opened.finish()
+    assert served == data
+    assert counted == lines
+    assert digest == FileDigest(size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+
+def test_whatever_is_left_is_read_when_no_size_is_asked(tmp_path):
+    (tmp_path / "log.csv").write_bytes(b"date,site\n2019-01-01,1\n")
+    with inputs._CheckedFile(tmp_path / "log.csv") as opened:
+        assert opened.first_line == b"date,site\n"
+        assert opened.read(4) == b"date"
+        assert opened.read() == b",site\n2019-01-01,1\n"
+        assert opened.read() == b""
+        assert opened.finish()[1] == 2
+
+
+@pytest.mark.parametrize("block_size", [1, 2, 5, 1 << 20])
+def test_a_character_split_between_blocks_is_utf8_still(tmp_path, block_size):
+    data = "date,site\n2019-01-01,Café ☕ 🙂\n".encode()
+    (tmp_path / "log.csv").write_bytes(data)
+    with inputs._CheckedFile(tmp_path / "log.csv") as opened:
+        b"".join(iter(lambda: opened.read(block_size), b""))
+        assert opened.finish()[1] == 2
+
+
+@pytest.mark.parametrize("block_size", [1, 2, 7, 1 << 20])
+@pytest.mark.parametrize(
+    ("data", "line", "byte"),
+    [
+        (b"a\nb\nCaf\xe9\n", 3, 0xE9),  # Latin-1
+        (b"a\n\xe2\x98\n", 2, 0xE2),  # a character cut short by a line break
+        (b"a\nb\n\xf0\x9f", 3, 0xF0),  # ... by the end of the file
+        (b"a\n\x80", 2, 0x80),  # a continuation byte alone
+    ],
+)
+def test_the_first_byte_that_is_not_utf8_is_named_by_its_line(tmp_path, block_size, data, line, byte):
+    (tmp_path / "log.csv").write_bytes(data)
+    with inputs._CheckedFile(tmp_path / "log.csv") as opened:
+        b"".join(iter(lambda: opened.read(block_size), b""))
+        with pytest.raises(InputError, match=rf"^log\.csv line {line}: not UTF-8 text \(byte 0x{byte:02x}\)"):
+            opened.finish()
 
 
 def test_a_folder_in_place_of_a_file_is_an_input_error(tmp_path):

@@ -32,7 +32,9 @@ def test_a_file_already_read_is_hashed_from_the_bytes_read(tmp_path):
     raw = raw_folder(tmp_path / "raw")
     parsed = (raw / "mentoring_log.csv").read_bytes()
     (raw / "mentoring_log.csv").write_text("Date,Site\n2018-03-02,1\n2018-03-03,1\n", encoding="utf-8")
-    hashes = provenance.input_file_hashes(raw, {"mentoring_log.csv": parsed}).set_index("file")
+    hashes = provenance.input_file_hashes(raw, {"mentoring_log.csv": provenance.FileDigest.of(parsed)}).set_index(
+        "file"
+    )
     assert hashes.loc["mentoring_log.csv", "sha256"] == hashlib.sha256(parsed).hexdigest()
     assert hashes.loc["mentoring_log.csv", "bytes"] == len(parsed)
     assert hashes.loc["sites.csv", "sha256"] == provenance.sha256_of_file(raw / "sites.csv")
@@ -41,7 +43,7 @@ def test_a_file_already_read_is_hashed_from_the_bytes_read(tmp_path):
 def test_bytes_of_a_file_that_is_not_an_input_are_refused(tmp_path):
     raw = raw_folder(tmp_path / "raw")
     with pytest.raises(ValueError, match="notes.csv"):
-        provenance.input_file_hashes(raw, {"notes.csv": b""})
+        provenance.input_file_hashes(raw, {"notes.csv": provenance.FileDigest.of(b"")})
 
 
 def test_the_record_reads_back_as_written(tmp_path):

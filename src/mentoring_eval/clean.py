@@ -539,9 +539,9 @@ def run_clean_stage(raw_dir: str | Path, processed_dir: str | Path, as_of: str |
     none of them."""
     # The log is read and parsed in a second thread (Arrow's CSV parser
     # releases the GIL) while the reference files are read and cleaned here;
-    # then the files are hashed there while the log is cleaned here. The log
-    # is hashed from the bytes that were parsed: read once, and the record of
-    # what the numbers came from is of exactly those bytes.
+    # then the reference files are hashed there while the log is cleaned
+    # here. The log is hashed as it is parsed, from the same bytes: read
+    # once, and the record of what the numbers came from is of exactly those.
     with ThreadPoolExecutor(max_workers=1) as background:
         log_read = background.submit(read_log_file, raw_dir)
         raw = read_reference_inputs(raw_dir)
@@ -555,7 +555,7 @@ def run_clean_stage(raw_dir: str | Path, processed_dir: str | Path, as_of: str |
         log = log_read.result()
         if reference_error is not None:
             raise reference_error
-        hashed = background.submit(provenance.input_file_hashes, Path(raw_dir), {log.name: log.data})
+        hashed = background.submit(provenance.input_file_hashes, Path(raw_dir), {log.name: log.digest})
         result = clean_log(log.table, reference_tables["sites"], as_of, log.name)
         file_hashes = hashed.result()
     # The contacts (a million rows in a national log) are written in a second

@@ -15,8 +15,10 @@ out as the file is parsed: it is never part of any table.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
+import hashlib
 import io
 import re
 import zipfile
@@ -24,6 +26,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -33,6 +36,7 @@ import pyarrow.csv as pacsv
 
 from mentoring_eval.errors import InputError
 from mentoring_eval.normalise import distinct_values, is_blank
+from mentoring_eval.provenance import FileDigest
 
 REFERENCE_COLUMNS = {
     "sites.csv": ("site", "opened_on"),
@@ -91,54 +95,128 @@ def without_blank_rows(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFr
     return table.drop(index=table.index[blank_rows]).reset_index(drop=True)
 
 
-def _not_utf8_error(name: str, data: bytes) -> InputError:
-    """The error for a file that is not UTF-8, naming its first bad line."""
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        return InputError(f"{name} line {line}: not UTF-8 text (byte 0x{data[error.start]:02x}); save it as UTF-8")
-    return InputError(f"{name}: not UTF-8 text; save it as UTF-8")
+def _not_utf8_error(name: str, line: int, byte: int) -> InputError:
+    return InputError(f"{name} line {line}: not UTF-8 text (byte 0x{byte:02x}); save it as UTF-8")
 
 
-def _csv_header(name: str, data: bytes) -> list[str]:
-    end = data.find(b"\n")
-    first_line = data[: end if end >= 0 else len(data)].removeprefix(UTF8_BOM)
+def _csv_header(name: str, first_line: bytes) -> list[str]:
+    first_line = first_line.removeprefix(UTF8_BOM)
     if not first_line.strip():
         raise InputError(f"{name}: the file is empty (no header line)")
     try:
         text = first_line.decode("utf-8")
-    except UnicodeDecodeError:
-        raise _not_utf8_error(name, data) from None
+    except UnicodeDecodeError as error:
+        raise _not_utf8_error(name, 1, first_line[error.start]) from None
     return next(csv.reader([text]))
 
 
-def _require_utf8(name: str, data: bytes) -> None:
-    """The whole file must be UTF-8, the columns not read (the notes) too:
-    pyarrow checks only the columns it converts. Arrow validates the bytes in
-    place, without decoding them into a second copy."""
-    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
+def _open(path: Path) -> BinaryIO:
     try:
-        pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)]).cast(pa.large_string())
-    except pa.ArrowInvalid:
-        raise _not_utf8_error(name, data) from None
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise InputError(f"{path.name}: file not found in {path.parent}") from None
+    except IsADirectoryError:
+        raise InputError(f"{path.name}: is a folder, not a file, in {path.parent}") from None
 
 
-def count_lines(data: bytes) -> int:
-    """The lines of ``data``: its line breaks, plus one for a last line
-    without one. Counted in blocks with NumPy: a quarter of the time of
-    ``bytes.count``, without a copy of a national log in memory."""
-    block = 1 << 22
-    view = np.frombuffer(data, dtype=np.uint8)
-    breaks = sum(
-        int(np.count_nonzero(view[start : start + block] == ord("\n"))) for start in range(0, len(view), block)
-    )
-    return breaks + (0 if data.endswith(b"\n") or not data else 1)
+class _CheckedFile:
+    """A CSV file opened for Arrow's CSV reader to read once, block by block.
+
+    Beside the parse, in a thread of its own, every block read is also
+    hashed (SHA-256), its line breaks counted and its text checked to be
+    UTF-8 (the columns Arrow does not convert, the notes, too). So the record
+    of what the numbers came from is of exactly the bytes parsed, the checks
+    cost no time of their own on two cores, and no copy of a whole national
+    log is ever held (the blocks are let go once parsed and checked).
+
+    ``first_line`` (the header) is read on opening, for the columns to be
+    matched; :meth:`read` gives Arrow that line first, then the rest.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.name = path.name
+        self._file = _open(path)
+        self.first_line = self._file.readline()
+        self._unread = self.first_line
+        self._checking = ThreadPoolExecutor(max_workers=1)  # one thread: the blocks in order
+        self._sha256 = hashlib.sha256()
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._size = self._line_breaks = 0
+        self._last_byte = b""
+        self._not_utf8: InputError | None = None
+        self.closed = False
+
+    def __enter__(self) -> _CheckedFile:
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        self._checking.shutdown(wait=True)
+        self._file.close()
+
+    # --- what Arrow reads through (a file-like object's read interface) ---
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (all that are left when negative): the first
+        line first, then the rest of the file."""
+        taken = len(self._unread) if size < 0 else min(size, len(self._unread))
+        block, self._unread = self._unread[:taken], self._unread[taken:]
+        if not self._unread and (size < 0 or size > taken):
+            block += self._file.read(-1 if size < 0 else size - taken)
+        if block:
+            self._checking.submit(self._check, block)
+        return block
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self.closed = True  # Arrow is done with it; the file itself closes on leaving the ``with``
+
+    # --- the checks, in the checking thread ---
+
+    def _check(self, block: bytes) -> None:
+        self._sha256.update(block)
+        self._size += len(block)
+        breaks_before = self._line_breaks
+        self._line_breaks += int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) == ord("\n")))
+        self._last_byte = block[-1:]
+        if self._not_utf8 is None:
+            # The decoder holds back a character split between blocks (no
+            # line break is ever among those bytes), so the position of a bad
+            # byte counts from them.
+            held_back = self._decoder.getstate()[0]
+            try:
+                self._decoder.decode(block)
+            except UnicodeDecodeError as error:
+                seen = held_back + block
+                line = breaks_before + seen.count(b"\n", 0, error.start) + 1
+                self._not_utf8 = _not_utf8_error(self.name, line, seen[error.start])
+
+    def _check_end(self) -> None:
+        if self._not_utf8 is None:
+            try:
+                self._decoder.decode(b"", final=True)
+            except UnicodeDecodeError as error:  # a character cut off by the end of the file
+                self._not_utf8 = _not_utf8_error(self.name, self._line_breaks + 1, error.object[error.start])
+
+    def finish(self) -> tuple[FileDigest, int]:
+        """Once Arrow has read everything: the digest of the bytes read and
+        their number of lines (line breaks, plus a last line without one).
+        Raises InputError when they are not UTF-8."""
+        self._checking.submit(self._check_end).result()  # after every block's check
+        if self._not_utf8 is not None:
+            raise self._not_utf8
+        lines = self._line_breaks + (1 if self._size and self._last_byte != b"\n" else 0)
+        return FileDigest(size=self._size, sha256=self._sha256.hexdigest()), lines
 
 
-def _parse_csv(name: str, data: bytes, convert: pacsv.ConvertOptions) -> pa.Table:
-    """Parse ``data``, the bytes of the CSV file ``name``; blank lines are
-    kept as (blank) records so that line numbers stay true.
+def _parse_csv(opened: _CheckedFile, path: Path, convert: pacsv.ConvertOptions) -> tuple[pa.Table, FileDigest]:
+    """Parse the CSV file ``opened`` (at ``path``); blank lines are kept as
+    (blank) records so that line numbers stay true. With the table, the
+    digest of exactly the bytes it was parsed from.
 
     Notes typed in Excel may hold line breaks inside quotes, which pyarrow
     reads correctly only in its slower serial mode (its parallel mode splits
@@ -146,31 +224,38 @@ def _parse_csv(name: str, data: bytes, convert: pacsv.ConvertOptions) -> pa.Tabl
     only when every line is exactly one record (records + header = lines);
     otherwise the file is read again in the safe mode.
     """
+    table, error = _try_parse(opened, convert, newlines_in_values=False)
+    digest, lines = opened.finish()  # a file that is not UTF-8 is refused as such, whatever the parse said
+    if table is not None and table.num_rows + 1 == lines:
+        return table, digest
+    with _CheckedFile(path) as again:
+        table, error = _try_parse(again, convert, newlines_in_values=True)
+        digest, _ = again.finish()
+    if table is None:
+        raise _not_well_formed(path.name, error)
+    return table, digest
 
-    def checked_lines() -> int:
-        _require_utf8(name, data)
-        return count_lines(data)
 
-    # The checks run in a thread of their own while Arrow parses (both
-    # release the GIL): on a national log they would otherwise hold the parse up.
-    with ThreadPoolExecutor(max_workers=1) as checking:
-        lines = checking.submit(checked_lines)
-        try:
-            fast = pacsv.read_csv(
-                pa.BufferReader(data),
-                parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
-                convert_options=convert,
-            )
-        except pa.ArrowInvalid:
-            fast = None  # perhaps a line break inside quotes: the safe mode decides
-        if fast is not None and fast.num_rows + 1 == lines.result():
-            return fast
-        lines.result()  # a file that is not UTF-8 is refused as such, whatever the parse said
-    return pacsv.read_csv(
-        pa.BufferReader(data),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
-        convert_options=convert,
-    )
+def _try_parse(
+    file: _CheckedFile, convert: pacsv.ConvertOptions, newlines_in_values: bool
+) -> tuple[pa.Table | None, pa.ArrowInvalid | None]:
+    """``file`` parsed by Arrow, or the error it gave."""
+    try:
+        table = pacsv.read_csv(
+            file,
+            parse_options=pacsv.ParseOptions(newlines_in_values=newlines_in_values, ignore_empty_lines=False),
+            convert_options=convert,
+        )
+    except pa.ArrowInvalid as error:
+        return None, error
+    return table, None
+
+
+def _not_well_formed(name: str, error: pa.ArrowInvalid) -> InputError:
+    # Only the column count: pyarrow's message goes on to quote the row, notes included.
+    column_count = re.search(r"Expected \d+ columns, got \d+", str(error))
+    detail = f" ({column_count.group(0)})" if column_count else ""
+    return InputError(f"{name}: not a well-formed CSV file{detail}")
 
 
 def _categorical(column: pa.ChunkedArray) -> pd.Categorical:
@@ -186,46 +271,25 @@ def _categorical(column: pa.ChunkedArray) -> pd.Categorical:
     )
 
 
-def read_file(path: Path) -> bytes:
-    """The bytes of the raw file at ``path``: read once, then parsed and
-    hashed, so that the hash on record is of exactly what was parsed."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path.name}: file not found in {path.parent}") from None
-    except IsADirectoryError:
-        raise InputError(f"{path.name}: is a folder, not a file, in {path.parent}") from None
-
-
-def read_csv_table(
-    path: Path, required: Sequence[str], categorical: bool = False, data: bytes | None = None
-) -> pd.DataFrame:
+def read_csv_file(path: Path, required: Sequence[str], categorical: bool = False) -> tuple[pd.DataFrame, FileDigest]:
     """The ``required`` columns of the CSV file at ``path`` as text (other
-    columns are not read), named in lower case, plus ``source_line``.
+    columns are not read), named in lower case, plus ``source_line``; and
+    the digest of the bytes they were parsed from (the file is read once).
 
     ``categorical`` gives categorical columns (each distinct value held once)
-    instead of plain text. ``data`` is the file's bytes when already read.
+    instead of plain text.
     """
-    if data is None:
-        data = read_file(path)
-    header = _csv_header(path.name, data)
-    positions = _match_columns(path.name, header, required)
-    names = [header[position] for position in positions]
-    convert = pacsv.ConvertOptions(
-        include_columns=names,
-        column_types=dict.fromkeys(names, pa.string()),
-        strings_can_be_null=False,
-        quoted_strings_can_be_null=False,
-    )
-    try:
-        table = _parse_csv(path.name, data, convert)
-    except pa.ArrowInvalid as error:
-        if "UTF8" in str(error):
-            raise _not_utf8_error(path.name, data) from None
-        # Only the column count: pyarrow's message goes on to quote the row, notes included.
-        column_count = re.search(r"Expected \d+ columns, got \d+", str(error))
-        detail = f" ({column_count.group(0)})" if column_count else ""
-        raise InputError(f"{path.name}: not a well-formed CSV file{detail}") from None
+    with _CheckedFile(path) as opened:
+        header = _csv_header(path.name, opened.first_line)
+        positions = _match_columns(path.name, header, required)
+        names = [header[position] for position in positions]
+        convert = pacsv.ConvertOptions(
+            include_columns=names,
+            column_types=dict.fromkeys(names, pa.string()),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        )
+        table, digest = _parse_csv(opened, path, convert)
     if categorical:
         # Parsed as plain text and encoded after, two columns at a time (Arrow
         # releases the GIL): a fifth less time than Arrow's CSV reader takes
@@ -236,7 +300,14 @@ def read_csv_table(
             )
     else:
         frame = table.rename_columns(list(required)).to_pandas()
-    return without_blank_rows(frame.assign(source_line=np.arange(2, len(frame) + 2, dtype="int64")), required)
+    frame = frame.assign(source_line=np.arange(2, len(frame) + 2, dtype="int64"))
+    return without_blank_rows(frame, required), digest
+
+
+def read_csv_table(path: Path, required: Sequence[str]) -> pd.DataFrame:
+    """The ``required`` columns of the CSV file at ``path`` as text (see
+    :func:`read_csv_file`)."""
+    return read_csv_file(path, required)[0]
 
 
 def cell_text(value: object) -> str:
@@ -261,16 +332,13 @@ def cell_text(value: object) -> str:
     return str(value)
 
 
-def read_xlsx_table(path: Path, required: Sequence[str], data: bytes | None = None) -> pd.DataFrame:
-    """The ``required`` columns of the first sheet of the workbook at
-    ``path`` as categorical text (``cell_text``), plus ``source_line`` (the
-    sheet's row number). Blank rows are left out. ``data`` is the file's
-    bytes when they are already read."""
+def read_xlsx_table(path: Path, required: Sequence[str], data: bytes) -> pd.DataFrame:
+    """The ``required`` columns of the first sheet of the workbook ``data``
+    (the bytes of the file at ``path``) as categorical text (``cell_text``),
+    plus ``source_line`` (the sheet's row number). Blank rows are left out."""
     import openpyxl  # here: only a workbook log needs it
     from openpyxl.utils.exceptions import InvalidFileException
 
-    if data is None:
-        data = read_file(path)
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
@@ -306,17 +374,28 @@ def find_log(raw_dir: Path) -> Path:
     return found[0]
 
 
-def read_log(path: Path, data: bytes | None = None) -> pd.DataFrame:
+def _read_xlsx_file(path: Path, required: Sequence[str]) -> tuple[pd.DataFrame, FileDigest]:
+    with _open(path) as file:
+        data = file.read()
+    return read_xlsx_table(path, required, data), FileDigest.of(data)
+
+
+def read_log_with_digest(path: Path) -> tuple[pd.DataFrame, FileDigest]:
     """The mentoring log at ``path`` (.csv or .xlsx): the ``LOG_COLUMNS`` as
-    categorical text, plus ``source_line``; ``notes`` is never read.
-    ``data`` is the file's bytes when they are already read."""
+    categorical text, plus ``source_line`` (``notes`` is never read); and
+    the digest of the bytes it was read from."""
     if path.suffix.lower() == ".xlsx":
-        log = read_xlsx_table(path, LOG_COLUMNS, data)
+        log, digest = _read_xlsx_file(path, LOG_COLUMNS)
     else:
-        log = read_csv_table(path, LOG_COLUMNS, categorical=True, data=data)
+        log, digest = read_csv_file(path, LOG_COLUMNS, categorical=True)
     if log.empty:
         raise InputError(f"{path.name}: the log has a header but no rows")
-    return log
+    return log, digest
+
+
+def read_log(path: Path) -> pd.DataFrame:
+    """The mentoring log at ``path`` (see :func:`read_log_with_digest`)."""
+    return read_log_with_digest(path)[0]
 
 
 def read_reference_inputs(raw_dir: str | Path) -> dict[str, pd.DataFrame]:
@@ -329,19 +408,19 @@ def read_reference_inputs(raw_dir: str | Path) -> dict[str, pd.DataFrame]:
 @dataclass(frozen=True)
 class LogFile:
     """The mentoring log as read: its table (``read_log``), its file name and
-    the bytes it was parsed from (which the clean stage hashes: the record of
-    what the numbers came from is of exactly those bytes, read once)."""
+    the digest of the bytes it was parsed from (the record of what the
+    numbers came from is of exactly those bytes, read once)."""
 
     table: pd.DataFrame
     name: str
-    data: bytes
+    digest: FileDigest
 
 
 def read_log_file(raw_dir: str | Path) -> LogFile:
     """The mentoring log of ``raw_dir``, read once."""
     log_path = find_log(Path(raw_dir))
-    data = read_file(log_path)
-    return LogFile(table=read_log(log_path, data), name=log_path.name, data=data)
+    table, digest = read_log_with_digest(log_path)
+    return LogFile(table=table, name=log_path.name, digest=digest)
 
 
 def read_raw_inputs(raw_dir: str | Path) -> RawInputs:

@@ -8,6 +8,7 @@ import hashlib
 import platform
 import subprocess
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +28,18 @@ CITATION_FILE = "CITATION.cff"
 REPORTED_PACKAGES = ("pandas", "numpy", "pyarrow", "scipy", "matplotlib", "papermill", "nbconvert", "nbval")
 
 
+@dataclass(frozen=True)
+class FileDigest:
+    """What was read of a file: its size in bytes and their SHA-256."""
+
+    size: int
+    sha256: str
+
+    @classmethod
+    def of(cls, data: bytes) -> FileDigest:
+        return cls(size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+
 def sha256_of_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -41,11 +54,11 @@ def input_files(folder: Path) -> list[Path]:
     return sorted(p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith("."))
 
 
-def input_file_hashes(folder: Path, already_read: Mapping[str, bytes] | None = None) -> pd.DataFrame:
+def input_file_hashes(folder: Path, already_read: Mapping[str, FileDigest] | None = None) -> pd.DataFrame:
     """SHA-256 of every input file of ``folder`` (:func:`input_files`):
     ``file`` (name), ``bytes``, ``sha256``. A file named in ``already_read``
-    is hashed from the bytes given there (those that were parsed), the others
-    from the folder."""
+    is recorded as it was read (the digest of the bytes that were parsed),
+    the others are hashed from the folder."""
     import pandas as pd  # here, not at the top: the runner uses this module on its fast path
 
     already_read = already_read or {}
@@ -53,12 +66,14 @@ def input_file_hashes(folder: Path, already_read: Mapping[str, bytes] | None = N
     not_inputs = already_read.keys() - {path.name for path in files}
     if not_inputs:
         raise ValueError(f"{', '.join(sorted(not_inputs))}: read from {folder}, but not among its input files")
-    sizes, hashes = [], []
-    for path in files:
-        data = already_read.get(path.name)
-        sizes.append(path.stat().st_size if data is None else len(data))
-        hashes.append(sha256_of_file(path) if data is None else hashlib.sha256(data).hexdigest())
-    return pd.DataFrame({"file": [path.name for path in files], "bytes": sizes, "sha256": hashes})
+    digests = [already_read.get(path.name) or FileDigest(path.stat().st_size, sha256_of_file(path)) for path in files]
+    return pd.DataFrame(
+        {
+            "file": [path.name for path in files],
+            "bytes": [digest.size for digest in digests],
+            "sha256": [digest.sha256 for digest in digests],
+        }
+    )
 
 
 def read_input_record(processed_dir: Path) -> pd.DataFrame:
