@@ -126,8 +126,8 @@ class _CheckedFile:
     hashed (SHA-256), its line breaks counted and its text checked to be
     UTF-8 (the columns Arrow does not convert, the notes, too). So the record
     of what the numbers came from is of exactly the bytes parsed, the checks
-    cost no time of their own on two cores, and no copy of a whole national
-    log is ever held (the blocks are let go once parsed and checked).
+    run while Arrow parses, and no copy of a whole national log is ever held
+    (the blocks are let go once parsed and checked).
 
     ``first_line`` (the header) is read on opening, for the columns to be
     matched; :meth:`read` gives Arrow that line first, then the rest.
