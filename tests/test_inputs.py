@@ -414,7 +414,21 @@ def test_line_breaks_inside_quoted_notes_are_read_as_one_record(tmp_path, rows):
     )
     path = tmp_path / "mentoring_log.csv"
     path.write_text(LOG_HEADER + "\n" + body)
-    log = inputs.read_log(path)
+    log, digest = inputs.read_log_with_digest(path)
     assert len(log) == rows
     assert log["minutes"].astype(str).tolist()[-1] == str((rows - 1) % 400 + 1)
     assert set(log["mode"].astype(str)) == {"phone"}
+    # Read twice (fast, then safe), the digest is of the whole file still.
+    assert digest == FileDigest.of(path.read_bytes())
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_the_log_comes_with_the_digest_of_the_bytes_it_was_read_from(tmp_path, suffix):
+    path = tmp_path / f"mentoring_log{suffix}"
+    if suffix == ".csv":
+        path.write_bytes(b"\xef\xbb\xbf" + LOG_CSV.replace("\n", "\r\n").encode())
+    else:
+        write_xlsx(path, LOG_HEADER.split(","), [["2019-03-14", "Site 1", "M1", "OT1", "phone", 60, "planned", "x"]])
+    log, digest = inputs.read_log_with_digest(path)
+    assert len(log) == 1
+    assert digest == FileDigest.of(path.read_bytes())
