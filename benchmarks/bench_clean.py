@@ -24,6 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mentoring_eval.kernels import STAGE_KERNEL_ENVIRONMENT
 from synthetic_scale import N_SITES
 
 OUT_DIR = Path(__file__).resolve().parent / "out" / "clean"
@@ -43,8 +44,8 @@ def _run_once(setup: str, statement: str) -> dict:
         "peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
         "print(json.dumps({'seconds': seconds, 'peak_mib': peak_mib, 'result': result}))\n"
     )
-    # As `python -m mentoring_eval run` starts its stages: with Arrow's system allocator.
-    environment = {**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "system"}
+    # As `python -m mentoring_eval run` starts its stages.
+    environment = {**os.environ, **STAGE_KERNEL_ENVIRONMENT}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=environment)
     return json.loads(done.stdout.strip().splitlines()[-1])
 

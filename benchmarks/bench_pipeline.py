@@ -68,6 +68,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mentoring_eval.kernels import STAGE_KERNEL_ENVIRONMENT
 from synthetic_scale import N_SITES
 
 BENCHMARKS = Path(__file__).resolve().parent
@@ -241,7 +242,7 @@ def _stage_work_once(case: Path) -> dict[str, float]:
         folder.mkdir(parents=True)
     return _json_of(
         [sys.executable, "-c", STAGE_WORK, str(case / "raw"), str(processed), str(report)],
-        env={**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "system"},
+        env={**os.environ, **STAGE_KERNEL_ENVIRONMENT},
     )
 
 

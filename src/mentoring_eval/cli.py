@@ -16,6 +16,7 @@ from pathlib import Path
 
 from mentoring_eval import paths
 from mentoring_eval.errors import InputError
+from mentoring_eval.kernels import STAGE_KERNEL_ENVIRONMENT
 from mentoring_eval.locking import FolderBusy
 from mentoring_eval.pipeline import (
     KERNEL_LOG,
@@ -183,11 +184,9 @@ def command_baselines(_: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # For the notebook kernels this process starts: each stage runs in a fresh
-    # process, where Arrow's default allocator (jemalloc) costs about 0.5 s of
-    # page faults on a million-contact log; the system allocator does not.
-    # Speed only: the outputs are the same bytes either way.
-    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+    # For the notebook kernels this process starts, unless the user set their own.
+    for name, value in STAGE_KERNEL_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
     try:
         return {"run": command_run, "sites": command_sites, "baselines": command_baselines}[args.command](args)
     except InputError as error:
