@@ -80,6 +80,13 @@ def sentences(texts: list[str]) -> str:
     return "\n".join(line for line in lines if not line.startswith("|") and not line.startswith(CITATION_LINE))
 
 
+def assert_no_empty_table(texts: list[str]) -> None:
+    """A table has rows, or is replaced by a sentence saying there is nothing to show."""
+    for text in texts:
+        table_lines = "".join("|" if line.startswith("|") else "\n" for line in text.splitlines())
+        assert "||" not in table_lines.split("\n"), f"an empty table in: {text[:200]}"
+
+
 def assert_reads_well(prose: str) -> None:
     wrong = [match.group(0) for match in NOT_A_NUMBER.finditer(prose)]
     assert not wrong, f"a number is missing in the prose: {wrong[:3]}"
@@ -143,6 +150,7 @@ def test_any_trial_through_every_notebook(tmp_path_factory, scenario: Scenario, 
     assert_reconciled(json.loads((processed / "cleaning_summary.json").read_text()), trial)
     assert_table4_is_true(pd.read_csv(processed / "site_metrics.csv"), trial)
     assert_reads_well(sentences(shown))
+    assert_no_empty_table(shown)
     assert NOTE_MARKER not in "\n".join(shown)
     assert_no_note_text(processed)
     assert_no_note_text(report)
