@@ -27,10 +27,10 @@ from hypothesis import strategies as st
 
 from inprocess import run_notebook_inprocess
 from mentoring_eval import cli
+from mentoring_eval.metrics import TABLE4_COLUMNS
 from pipeline_runs import cli_command
 from trials import (
     NOTE_MARKER,
-    TABLE4_COLUMNS,
     Scenario,
     generate_trial,
     truth_reconciliation,
