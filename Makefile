@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+AXE    := node_modules/.package-lock.json
 LAB_VENV  := .venv-lab
 LAB_STAMP := $(LAB_VENV)/.installed
 QUARTO_CLI := quarto-cli==1.10.19
@@ -23,7 +24,7 @@ report: $(STAMP)
 # The tests on two workers (pytest-xdist), each test file on one worker as a
 # whole, the ten slowest listed at the end (to see where the minutes go); then nbval over the notebooks, in order, in one process (they share
 # data/processed; tests/conftest.py says more). Both always run; either failing fails.
-test: $(STAMP)
+test: $(STAMP) $(AXE)
 ifeq ($(STYLE_CHECK),1)
 	@$(MAKE) --no-print-directory lint
 endif
@@ -87,6 +88,17 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 		echo "quarto-cli could not be installed here (see $(VENV)/quarto-install.log): the report will be rendered to HTML by nbconvert."; \
 	fi
 	@touch $(STAMP)
+
+# axe-core, the accessibility rules the browser tests run (tests/test_accessibility.py),
+# from the npm registry at the version and hash in package-lock.json. Where npm
+# is missing or cannot reach the registry, say so and go on: those tests then
+# skip, saying why.
+$(AXE): package.json package-lock.json
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "npm not found: the accessibility tests in a browser will be skipped (install Node.js and npm to run them)."; \
+	elif ! npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >.npm-install.log 2>&1; then \
+		echo "npm ci failed (see .npm-install.log): the accessibility tests in a browser will be skipped."; \
+	fi
 
 $(LAB_STAMP): requirements-lab.txt constraints.txt
 	@echo "Creating JupyterLab's environment in $(LAB_VENV) (first make lab only)..."
