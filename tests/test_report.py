@@ -293,7 +293,9 @@ def test_a_users_own_trial_gets_its_own_correct_table4(own_trial, tmp_path):
     quarantine = pd.read_csv(tmp_path / "p" / "quarantine.csv")
     assert quarantine["reason"].tolist() == ["unknown site"]
     page = page_text(tmp_path / "r")
-    assert "the user's own" in page and "nothing to reproduce" in page
+    assert "the user's own" in page
+    # Another trial's report: none of the publication's content about RETAKE.
+    assert "Reproduction of the publication" not in page and "Qualitative findings" not in page
     assert "The records behind this report are synthetic." not in page
 
 

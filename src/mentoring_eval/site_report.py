@@ -253,6 +253,8 @@ def months_sentence(monthly: pd.DataFrame, site: int, expected_minutes: float) -
     if months.empty:
         return "The site has no whole month in the study yet."
     minutes = months["minutes"].astype(float)
+    if not (minutes > 0).any():
+        return f"The site received no mentoring in any of its {report.plural(len(months), 'month')} in study."
     below = int((minutes < expected_minutes).sum())
     none = int((minutes == 0).sum())
     busiest = months.loc[minutes.idxmax()]
@@ -260,12 +262,8 @@ def months_sentence(monthly: pd.DataFrame, site: int, expected_minutes: float) -
     return (
         f"Of its {report.plural(len(months), 'month')} in study, the site received less than the expected "
         f"{expected_minutes:g} minutes in {in_months.get(below, below)} and no mentoring at all in "
-        f"{in_months.get(none, none)}; "
-        + (
-            f"its busiest month was {_month_words(busiest['month'])} ({_number(busiest['minutes'], 0)} minutes)."
-            if busiest["minutes"] > 0
-            else "no month had any mentoring."
-        )
+        f"{in_months.get(none, none)}; its busiest month was {_month_words(busiest['month'])} "
+        f"({_number(busiest['minutes'], 0)} minutes)."
     )
 
 
