@@ -486,7 +486,7 @@ def test_clean_ots():
     }
     assert ots["ot_id"].tolist() == ["OT1", "OT2"]
     assert ots["left_on"].tolist()[0] == pd.Timestamp("2019-01-31") and pd.isna(ots["left_on"].tolist()[1])
-    assert ots["leave_reason"].tolist() == ["maternity leave", ""]
+    assert ots["leave_reason"].tolist() == ["maternity leave", "not recorded"]
 
 
 def test_clean_competency():
@@ -658,7 +658,7 @@ def test_run_clean_stage_writes_every_output(tmp_path):
     assert pd.read_parquet(processed / "sites.parquet")["site"].tolist() == [1, 2, 7]
     recorded = provenance.read_input_record(processed)
     pd.testing.assert_frame_equal(recorded, provenance.input_file_hashes(tmp_path / "raw"))
-    assert pd.read_parquet(processed / "ots.parquet")["leave_reason"].tolist() == ["", "new job"]
+    assert pd.read_parquet(processed / "ots.parquet")["leave_reason"].tolist() == ["not recorded", "new job"]
 
 
 def test_notes_never_reach_any_output(tmp_path):
