@@ -53,6 +53,7 @@ _MARKDOWN_BLOCK_START = re.compile(r"^(\s*(?:\d+)?)([-+.)=])(?=\s|=*$)")
 # space ~, smart quotes ' ", the escape \). A backslash makes any of them
 # literal.
 _TYPST_SPECIAL = re.compile(r"""([\\#$*_`<>@\[\]=\-+/~'"])""")
+_TYPST_ELLIPSIS = re.compile(r"(?<=\.)\.|\.(?=\.)")
 
 # A spreadsheet evaluates a cell that starts with one of these (OWASP, CSV
 # injection), unless it is a plain number.
@@ -91,7 +92,8 @@ def html_text(text: object) -> str:
 
 def typst(text: object) -> str:
     """``text`` as Typst markup that shows exactly these characters."""
-    return _TYPST_SPECIAL.sub(r"\\\1", one_line(text))
+    escaped = _TYPST_SPECIAL.sub(r"\\\1", one_line(text))
+    return _TYPST_ELLIPSIS.sub(r"\\.", escaped)  # ... is an ellipsis in Typst markup
 
 
 def chart_label(text: object) -> str:
