@@ -8,7 +8,6 @@ re-executes anything: papermill already did.
 
 from __future__ import annotations
 
-import html
 import os
 import re
 import shutil
@@ -17,6 +16,8 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from mentoring_eval.escape import html_text
 
 if TYPE_CHECKING:  # imported where used: importing it costs a second, and a no-change rerun needs none
     import nbformat
@@ -59,7 +60,7 @@ FIGURE_DEFINITION = re.compile(
     r'!\[(?P<caption>[^\]]*)\]\((?P<path>[^)\s]+)\)\{#(?P<label>fig-[\w-]+)(?:\s+fig-alt="(?P<alt>[^"]*)")?\}'
 )
 TABLE_CAPTION = re.compile(r"^: (?P<caption>.+?) \{#(?P<label>tbl-[\w-]+)\}[ \t]*$", re.MULTILINE)
-REFERENCE = re.compile(r"@(?P<label>(?:fig|tbl)-[\w-]+)")
+REFERENCE = re.compile(r"(?<!\\)@(?P<label>(?:fig|tbl)-[\w-]+)")  # not an escaped \@ (text from the records)
 KIND_NAMES = {"fig": "Figure", "tbl": "Table"}
 
 
@@ -122,11 +123,11 @@ def _inline_svg(path: Path) -> str:
 
 
 def _figure_html(match: re.Match, number: str, base: Path) -> str:
-    alt = html.escape(match["alt"] or match["caption"], quote=True)
+    alt = html_text(match["alt"] or match["caption"])
     return (
         f'<figure id="{match["label"]}" style="margin:1.5em 0">'
         f'<div role="img" aria-label="{alt}">{_inline_svg(base / match["path"])}</div>'
-        f"<figcaption><strong>{number}.</strong> {html.escape(match['caption'])}</figcaption></figure>"
+        f"<figcaption><strong>{number}.</strong> {html_text(match['caption'])}</figcaption></figure>"
     )
 
 
@@ -159,14 +160,34 @@ def resolve_cross_references(notebook: nbformat.NotebookNode, base: Path) -> nbf
     return notebook
 
 
-REMOTE_SCRIPT = re.compile(r"<script\b[^>]*>(?:(?!</script>).)*?</script>", re.DOTALL | re.IGNORECASE)
+SCRIPT = re.compile(r"<script\b[^>]*>.*?</script\s*>", re.DOTALL | re.IGNORECASE)
+# The self-contained pages need no script, nothing from the web and no form:
+# styles and images are inline (data: URIs, SVG). Declared in the page, the
+# policy holds wherever the file is opened (a browser reading a local file
+# has no server to send the header), so that even markup that escaped the
+# escaping (mentoring_eval.escape) could not run a script or load anything.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'none'"
+)
+CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
+_HEAD = re.compile(r"<head\b[^>]*>", re.IGNORECASE)
 
 
-def without_remote_scripts(page: str) -> str:
-    """Drop the scripts nbconvert's template loads from CDNs (require.js,
-    MathJax, Mermaid): the report needs none, and a report read offline or
-    archived must not depend on them."""
-    return REMOTE_SCRIPT.sub(lambda m: "" if re.search(r"https?://", m[0]) else m[0], page)
+def without_scripts(page: str) -> str:
+    """Drop every script of nbconvert's template: those it loads from CDNs
+    (require.js, MathJax, Mermaid) and its inline ones (widgets, JavaScript
+    outputs). The report needs none, a report read offline or archived must
+    not depend on them, and a page with no script runs nothing."""
+    return SCRIPT.sub("", page)
+
+
+def with_content_security_policy(page: str) -> str:
+    """``page`` declaring :data:`CONTENT_SECURITY_POLICY` first thing in its ``<head>``."""
+    head = _HEAD.search(page)
+    if head is None:
+        raise ValueError("the page has no <head> to declare its Content-Security-Policy in")
+    return f"{page[: head.end()]}\n{CSP_META}{page[head.end() :]}"
 
 
 def html_exporter():
@@ -188,7 +209,8 @@ def self_contained_html(
     notebook: nbformat.NotebookNode, base: Path, exporter=None, target_folder: Path | None = None
 ) -> str:
     """An executed notebook as one self-contained HTML page: cross-references
-    resolved, figures inline, no code, no scripts from the web. ``base`` is
+    resolved, figures inline, no code, no script, and a Content-Security-Policy
+    that forbids scripts. ``base`` is
     the folder the notebook's figure paths and links are relative to; links
     are rewritten for a page in ``target_folder`` when given."""
     notebook = with_title(resolve_cross_references(notebook, base))
@@ -196,7 +218,7 @@ def self_contained_html(
         for container, key in _markdown_texts(notebook):
             container[key] = rebase_links(container[key], base, target_folder)
     body, _ = (exporter or html_exporter()).from_notebook_node(notebook, resources={"metadata": {"name": "report"}})
-    return without_remote_scripts(body)
+    return with_content_security_policy(without_scripts(body))
 
 
 def write_replacing(target: Path, text: str) -> None:
