@@ -33,19 +33,21 @@ EVIL = "evil.example"
 
 # One log row per payload, each with one field spoiled (the rest valid, so
 # that the row is quarantined for that field alone). First in the log, so
-# that the clean notebook's quarantine (its first 20 rows) shows them all.
+# that the clean notebook's quarantine (its first 20 rows) shows them all;
+# at most 50 characters, as pandas shows a cell whole.
 LOG_PAYLOADS = [
     ("date", f"<script>alert({MARK})</script>"),
     ("date", f"{{{{< meta title >}}}} <!-- {MARK} -->"),
     ("site", f'=HYPERLINK("http://{EVIL}/{MARK}","click")'),
-    ("site", f"Site 1<img src=http://{EVIL}/{MARK}.png onerror=alert({MARK})>"),
+    ("site", f"S1<img src=//{EVIL} onerror=alert({MARK})>"),
     ("mentor", f"<b onmouseover=alert({MARK})>M1</b>"),
     ("mentor", f"[M1](javascript:alert({MARK}))"),
     ("ots", f"OT02;OT<b onmouseover=alert({MARK})>77</b>"),
     ("ots", f"![x](http://{EVIL}/{MARK}.png)"),
     ("ots", f"<a href='javascript:alert({MARK})'>OT02</a>"),
     ("mode", "{{< pagebreak >}}"),
-    ("mode", f"`phone`{{=html}} \\<i\\> <iframe src=http://{EVIL}/{MARK}></iframe>"),
+    ("mode", "`phone`{=html} \\<i\\>"),
+    ("mode", f"<iframe src=//{EVIL}/{MARK}></iframe>"),
     ("minutes", "=1+1"),
     ("minutes", f"$x^{MARK}$ min"),
     ("minutes", f'#link("http://{EVIL}/{MARK}")[60]'),
@@ -257,7 +259,9 @@ def test_quarantined_payloads_are_shown_only_as_text(hostile_run):
     appendix = [path for path in html_pages(hostile_run) if "01_clean" in path.name]
     assert appendix, html_pages(hostile_run)
     words = read_page(appendix[0]).words()
+    assert len(LOG_PAYLOADS) <= 20
     for _, value in LOG_PAYLOADS:
+        assert len(value) <= 50
         assert " ".join(value.split()) in words, value
 
 
