@@ -277,10 +277,14 @@ def _cut_off(as_of: object) -> pd.Timestamp:
 
 
 def _opening_months(sites: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
-    """The first day of each site's opening month, indexed by site."""
+    """The first day of each site's opening month, indexed by site; for a
+    site opening on or after the cut-off, the cut-off itself, so that a
+    contact dated in its opening month before the cut-off is flagged as
+    before opening (the site is not in the study yet), not counted."""
     if not (sites["opened_on"] < as_of).any():
         raise InputError(f"cut-off {as_of:%Y-%m-%d} is before any site opened")
-    return sites.set_index("site")["opened_on"].dt.to_period("M").dt.start_time.astype("datetime64[ns]")
+    opening_months = sites["opened_on"].dt.to_period("M").dt.start_time.astype("datetime64[ns]")
+    return opening_months.where(sites["opened_on"] < as_of, as_of).set_axis(sites["site"])
 
 
 def _quarantine(log: pd.DataFrame, rows: np.ndarray, reasons: np.ndarray, source_file: str) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from mentoring_eval.metrics import DEFAULT_CLOSE_MARGIN, DEFAULT_REPLACEMENT_LEA
 from mentoring_eval.provenance import cited_publication
 from mentoring_eval.rounding import ratio_half_up
 from mentoring_eval.synth import SYNTHETIC_MANIFEST  # noqa: F401  (the report looks it up in data/reference)
-from mentoring_eval.wording import join_words, plural
+from mentoring_eval.wording import capitalised, join_words, number_range, plural, sites_phrase
 
 if TYPE_CHECKING:  # the stages module (and what it imports) only for type checkers: the clean notebook needs none of it
     from mentoring_eval.stages import SiteMetrics
@@ -167,16 +167,37 @@ def quarantine_reasons_table(summary: dict) -> pd.DataFrame:
 def dose_sentence(table4: pd.DataFrame, expected_minutes: int) -> str:
     """How many sites were below, close to and above the expected minutes."""
     ordered = table4.dropna(subset=["minutes_per_month"]).sort_values(["minutes_per_month", "site"])
+    without_average = len(table4) - len(ordered)
+    not_yet = (
+        f" {capitalised(sites_phrase(table4.loc[table4['minutes_per_month'].isna(), 'site']))} "
+        f"{'has' if without_average == 1 else 'have'} no whole month in the study yet."
+        if without_average
+        else ""
+    )
+    if ordered.empty:
+        return ("No site has a whole month in the study yet, so none has a monthly average." + not_yet).strip()
+    if len(ordered) == 1:
+        only = ordered.iloc[0]
+        where = {"above": "more than", "close": "close to", "below": "less than"}[only["dose_band"]]
+        return (
+            f"Site {only['site']} received {only['minutes_per_month']} minutes of mentoring a month on average, "
+            f"{where} the expected {expected_minutes}." + not_yet
+        )
     bands = {band: ordered[ordered["dose_band"] == band] for band in ("below", "close", "above")}
     parts = []
     if len(bands["above"]):
         above = bands["above"]["minutes_per_month"]
         parts.append(
-            f"{plural(len(bands['above']), 'site')} received more than the expected "
-            f"{expected_minutes} minutes a month (site averages {above.min()}–{above.max()})"
+            f"{plural(len(above), 'site')} received more than the expected {expected_minutes} minutes a month ("
+            + (
+                f"site {bands['above']['site'].iloc[0]}: {above.iloc[0]}"
+                if len(above) == 1
+                else f"site averages {number_range(str(above.min()), str(above.max()))}"
+            )
+            + ")"
         )
     if len(bands["close"]):
-        parts.append(f"{plural(len(bands['close']), 'site')} close to it (sites {join_words(bands['close']['site'])})")
+        parts.append(f"{plural(len(bands['close']), 'site')} close to it ({sites_phrase(bands['close']['site'])})")
     if len(bands["below"]):
         below = bands["below"]
         parts.append(
@@ -184,12 +205,11 @@ def dose_sentence(table4: pd.DataFrame, expected_minutes: int) -> str:
             + join_words(f"site {s}: {m}" for s, m in zip(below["site"], below["minutes_per_month"]))
             + ")"
         )
-    if not parts:
-        return "No site has a month in study yet."
-    least = ordered.iloc[0]
+    least = ordered.loc[ordered["minutes_per_month"] == ordered["minutes_per_month"].min()]
     return (
-        f"Of {plural(len(ordered), 'site')}, " + join_words(parts) + ". "
-        f"Site {least['site']} received the least, {least['minutes_per_month']} minutes a month on average."
+        f"Of the {plural(len(ordered), 'site')} with a monthly average, " + join_words(parts) + ". "
+        f"{capitalised(sites_phrase(least['site']))} received the least, "
+        f"{least['minutes_per_month'].iloc[0]} minutes a month on average." + not_yet
     )
 
 
@@ -197,14 +217,18 @@ def summary_paragraph(site_metrics: SiteMetrics, cleaning: dict, as_of: str, exp
     table4 = site_metrics.table4
     attention_sites = sorted(site_metrics.attention["site"].unique().tolist())
     verdict = reproduction_sentence(site_metrics)
+    share = phone_teams_share(table4)
     lines = [
         f"As of {long_date(as_of)}, {plural(len(table4), 'site')} had opened, with "
-        f"{int(table4['ots'].sum()):,} OTs delivering the intervention to "
-        f"{int(table4['essvr_participants'].sum()):,} ESSVR participants. "
-        f"The mentoring log held {cleaning['rows_read']:,} rows; "
-        f"{int(table4['total_minutes'].sum()):,} site-minutes of mentoring were given within the "
-        f"sites' study windows, {format_value(phone_teams_share(table4), 1)}% of them by phone or "
-        "Microsoft Teams.",
+        f"{plural(int(table4['ots'].sum()), 'OT')} delivering the intervention to "
+        f"{plural(int(table4['essvr_participants'].sum()), 'ESSVR participant')}. "
+        f"The mentoring log held {plural(cleaning['rows_read'], 'row')}; "
+        + (
+            f"{int(table4['total_minutes'].sum()):,} site-minutes of mentoring were given within the "
+            f"sites' study windows, {format_value(share, 1)}% of them by phone or Microsoft Teams."
+            if share is not None
+            else "no mentoring was given within the sites' study windows yet."
+        ),
         dose_sentence(table4, expected_minutes),
         (
             "Sites needing attention now: " + join_words(attention_sites) + " (see the section below)."
@@ -283,16 +307,47 @@ def site_pages_sentence() -> str:
     )
 
 
+def group_mean_sentence(groups: pd.DataFrame, factor: str, with_words: str, without_words: str) -> str:
+    """Mean minutes a month of the sites ``with_words`` against those
+    ``without_words``, saying so when a group has no site with a monthly
+    average (never a mean of nothing)."""
+    by_group = groups.set_index(["factor", "group"])
+    with_it, without = by_group.loc[(factor, "with")], by_group.loc[(factor, "without")]
+    n_with, n_without = int(with_it["n_sites"]), int(without["n_sites"])
+
+    def mean(group: pd.Series) -> str:
+        return format_value(group["mean_minutes_per_month"], 1)
+
+    if n_with and n_without:
+        return (
+            f"Sites {with_words} received on average {mean(with_it)} minutes a month ({plural(n_with, 'site')}), "
+            f"against {mean(without)} at the {plural(n_without, 'site')} {without_words}."
+        )
+    if not (n_with or n_without):
+        return "No site has a monthly average yet to compare."
+    present, words, absent = (with_it, with_words, without_words) if n_with else (without, without_words, with_words)
+    return (
+        f"Sites {words} received on average {mean(present)} minutes a month "
+        f"({plural(int(present['n_sites']), 'site')}); no site {absent} has a monthly average to compare."
+    )
+
+
 def association_sentence(site_metrics: SiteMetrics) -> str:
     row = site_metrics.association.iloc[0]
-    groups = site_metrics.groups.set_index(["factor", "group"])
-    low = groups.loc[("low competency scores", "with")]
-    not_low = groups.loc[("low competency scores", "without")]
+    comparison = group_mean_sentence(
+        site_metrics.groups,
+        "low competency scores",
+        "with low competency-assessment scores",
+        "without low scores",
+    )
+    if pd.isna(row["rho"]):
+        return (
+            f"{comparison} Spearman's rank correlation of mean minutes per month with mean competency score "
+            f"was not computed ({plural(int(row['n']), 'site')} with both values; it needs at least 3, and "
+            "variation in each)."
+        )
     return (
-        f"Sites with low competency-assessment scores received on average "
-        f"{format_value(low['mean_minutes_per_month'], 1)} minutes a month "
-        f"({plural(int(low['n_sites']), 'site')}), against {format_value(not_low['mean_minutes_per_month'], 1)} "
-        f"at the other {plural(int(not_low['n_sites']), 'site')}. Across the {row['n']} sites, Spearman's rank "
+        f"{comparison} Across the {plural(int(row['n']), 'site')} with both values, Spearman's rank "
         f"correlation of mean minutes per month with mean competency score is "
         f"{format_value(row['rho'], 2)} (p = {format_value(row['p_value'], 2)}, {row['p_value_method']}): "
         f"{row['interpretation']}."
@@ -300,12 +355,12 @@ def association_sentence(site_metrics: SiteMetrics) -> str:
 
 
 def turnover_sentence(site_metrics: SiteMetrics) -> str:
-    groups = site_metrics.groups.set_index(["factor", "group"])
-    with_turnover = groups.loc[("OT turnover", "with")]
-    without = groups.loc[("OT turnover", "without")]
     departures = site_metrics.departures
     unreplaced = departures[~departures["replaced"].astype(bool)]
     reasons = departures["leave_reason"].fillna("not recorded").value_counts().sort_index()
+    comparison = group_mean_sentence(site_metrics.groups, "OT turnover", "with OT turnover", "without turnover")
+    if departures.empty:
+        return f"No OT left during the study. {comparison}"
     return (
         f"{plural(len(departures), 'OT')} left during the study at "
         f"{plural(departures['site'].nunique(), 'site')} ("
@@ -313,28 +368,42 @@ def turnover_sentence(site_metrics: SiteMetrics) -> str:
         + "); "
         + (
             join_words(f"site {s} ({m})" for s, m in zip(unreplaced["site"], unreplaced["month"]))
-            + " never replaced the OT who left. "
+            + (" never replaced the OT who left. " if len(unreplaced) == 1 else " never replaced the OTs who left. ")
             if len(unreplaced)
             else "every leaver was replaced. "
         )
-        + f"Sites with turnover received on average {format_value(with_turnover['mean_minutes_per_month'], 1)} "
-        f"minutes a month ({plural(int(with_turnover['n_sites']), 'site')}), sites without "
-        f"{format_value(without['mean_minutes_per_month'], 1)} ({plural(int(without['n_sites']), 'site')})."
+        + comparison
     )
 
 
 def mode_sentence(table4: pd.DataFrame) -> str:
+    """How mentoring was given: the phone/Teams share across sites, in words
+    that follow the numbers (mostly spoken only where it was)."""
     shares = table4.dropna(subset=["pct_phone_teams"])
     if shares.empty:
-        return "No mentoring has been recorded yet."
+        return "No mentoring has been recorded in the sites' study windows yet."
     lowest = shares.sort_values(["pct_phone_teams", "site"]).iloc[0]
+    share_range = number_range(
+        format_value(shares["pct_phone_teams"].min(), 1), format_value(shares["pct_phone_teams"].max(), 1)
+    )
+    mostly_spoken = int((shares["pct_phone_teams"] > 50).sum())
+    every = "at the one site with mentoring" if len(shares) == 1 else "at every site with mentoring"
+    lead = (
+        f"More than half of the mentoring was given by phone or Microsoft Teams {every}"
+        if mostly_spoken == len(shares)
+        else f"Half of the mentoring or less was given by phone or Microsoft Teams {every}"
+        if mostly_spoken == 0
+        else f"More than half of the mentoring was given by phone or Microsoft Teams at {mostly_spoken} of the "
+        f"{plural(len(shares), 'site')} with mentoring"
+    )
     written = int(table4["written_minutes"].sum())
     teams = int(table4["teams_minutes"].sum())
     return (
-        f"Mentoring was mostly spoken: by phone or Microsoft Teams at every site "
-        f"(range {format_value(shares['pct_phone_teams'].min(), 1)}–{format_value(shares['pct_phone_teams'].max(), 1)}%; "
-        f"lowest at site {lowest['site']}), with the remainder by email or SMS "
-        f"({written:,} site-minutes in all). Teams accounted for {teams:,} site-minutes."
+        f"{lead} "
+        f"({share_range}% by site"
+        + (f"; lowest at site {lowest['site']}" if len(shares) > 1 else "")
+        + f"), the remainder by email or SMS ({written:,} site-minutes in all). "
+        f"Teams accounted for {teams:,} site-minutes."
     )
 
 

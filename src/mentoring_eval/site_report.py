@@ -26,6 +26,7 @@ from mentoring_eval.errors import InputError
 from mentoring_eval.metrics import DateLike
 from mentoring_eval.paths import ProjectPaths
 from mentoring_eval.rounding import ratio_half_up, round_half_up
+from mentoring_eval.wording import number_range
 
 KINDS = ("planned", "additional", "ad hoc")
 MODE_NAMES = {"phone_minutes": "Phone", "teams_minutes": "Microsoft Teams", "written_minutes": "Written (email or SMS)"}
@@ -151,7 +152,7 @@ def table4_against_trial(table4: pd.DataFrame, site: int, as_of: DateLike) -> pd
                 "measure": header.split(" [")[0],
                 "site": report.format_value(mine, decimals if not pd.isna(mine) else None),
                 "trial_median": _number(median, decimals) if len(values) else "–",
-                "trial_range": f"{_number(values.min(), decimals)}–{_number(values.max(), decimals)}"
+                "trial_range": number_range(_number(values.min(), decimals), _number(values.max(), decimals))
                 if len(values)
                 else "–",
                 "against_median": (
@@ -251,9 +252,11 @@ def months_sentence(monthly: pd.DataFrame, site: int, expected_minutes: float) -
     below = int((minutes < expected_minutes).sum())
     none = int((minutes == 0).sum())
     busiest = months.loc[minutes.idxmax()]
+    in_months = {0: "no month", len(months): "every month"}
     return (
         f"Of its {report.plural(len(months), 'month')} in study, the site received less than the expected "
-        f"{expected_minutes:g} minutes in {below or 'none'} and no mentoring at all in {none or 'none'}; "
+        f"{expected_minutes:g} minutes in {in_months.get(below, below)} and no mentoring at all in "
+        f"{in_months.get(none, none)}; "
         + (
             f"its busiest month was {_month_words(busiest['month'])} ({_number(busiest['minutes'], 0)} minutes)."
             if busiest["minutes"] > 0
@@ -645,7 +648,7 @@ def index_table(table4: pd.DataFrame, attention: pd.DataFrame) -> pd.DataFrame:
     flags = attention.groupby("site")["reason"].agg("; ".join)
     return (
         table4[["site", "months_in_study", "total_minutes", "minutes_per_month", "pct_phone_teams", "ots", "dose_band"]]
-        .assign(attention=lambda t: t["site"].map(flags).fillna("").astype(str))
+        .assign(attention=lambda t: [flags.get(site, "") for site in t["site"]])
         .sort_values("site", kind="stable")
         .reset_index(drop=True)
     )

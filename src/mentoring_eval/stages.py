@@ -53,6 +53,73 @@ FILE_NAMES = {
     "reproduction": "reproduction.csv",
     "claims": "text_claims.csv",
 }
+# Each file's column types, as the metrics stage writes them. Read back by
+# these, never inferred: an empty table or an all-blank column (a trial with
+# no site needing attention, no leaver, no minutes yet) keeps its types.
+COLUMN_TYPES = {
+    "table4": {
+        **dict.fromkeys(
+            (
+                "site",
+                "months_in_study",
+                "total_minutes",
+                "essvr_participants",
+                "ots",
+                "minutes_per_month",
+                "participants_per_ot",
+                "phone_minutes",
+                "teams_minutes",
+                "written_minutes",
+            ),
+            "Int64",
+        ),
+        "pct_phone_teams": "Float64",
+        "dose_band": "string",
+    },
+    "monthly": {"site": "Int64", "month": "string", "minutes": "Float64"},
+    "profile": {
+        "site": "Int64",
+        "mean_competency": "Float64",
+        "low_competency": "boolean",
+        "leavers": "Int64",
+        "replaced": "Int64",
+        "unreplaced": "Int64",
+        "turnover": "boolean",
+    },
+    "departures": {
+        "ot_id": "string",
+        "site": "Int64",
+        "month": "string",
+        "leave_reason": "string",
+        "replaced": "boolean",
+        "replaced_by": "string",
+    },
+    "groups": {
+        "factor": "string",
+        "group": "string",
+        "n_sites": "Int64",
+        "mean_minutes_per_month": "Float64",
+        "sites": "string",
+    },
+    "association": {
+        "x": "string",
+        "y": "string",
+        "n": "Int64",
+        "rho": "Float64",
+        "p_value": "Float64",
+        "p_value_method": "string",
+        "interpretation": "string",
+    },
+    "attention": {"site": "Int64", "reason": "string", "detail": "string"},
+    "reproduction": {
+        "site": "Int64",
+        "column": "string",
+        "computed": "Float64",
+        "published": "Float64",
+        "match": "boolean",
+    },
+    "claims": {"claim": "string", "published": "string", "computed": "string", "agrees": "boolean", "note": "string"},
+}
 DATE_COLUMNS = {"departures": ["left_on"]}
 CLEAN_TABLES = ("contacts", "sites", "participants", "ots", "competency")
 # The contacts columns the metrics use: a national log has a million rows, and
@@ -125,7 +192,10 @@ def load_site_metrics(processed_dir: str | Path) -> SiteMetrics:
     return SiteMetrics(
         **{
             name: pd.read_csv(
-                processed_dir / file, dtype_backend="numpy_nullable", parse_dates=DATE_COLUMNS.get(name, [])
+                processed_dir / file,
+                dtype=COLUMN_TYPES[name],
+                dtype_backend="numpy_nullable",
+                parse_dates=DATE_COLUMNS.get(name, []),
             )
             for name, file in FILE_NAMES.items()
         }

@@ -101,7 +101,7 @@ def dose_vs_competency(site_metrics: pd.DataFrame, site_profile: pd.DataFrame, e
         f"{fmt_number(top['mean_competency'])}); site {int(bottom['site'])} least "
         f"({fmt_number(bottom['minutes_per_month'])} minutes, score {fmt_number(bottom['mean_competency'])}). "
         f"Dashed line: the expected {fmt_number(expected_minutes)} minutes."
-        f"{not_shown_note(len(sites), len(site_metrics), 'a competency score')}"
+        f"{not_shown_note(len(sites), len(site_metrics), 'both a competency score and a whole month in the study')}"
     )
     caption = (
         "Mean minutes of mentoring per month against the mean written competency score of the site's OTs. "

@@ -55,6 +55,8 @@ def site_month_matrix(monthly_minutes: pd.DataFrame) -> pd.DataFrame:
     require_columns(monthly_minutes, MONTHLY_COLUMNS, "monthly_minutes")
     months = pd.PeriodIndex(monthly_minutes["month"].astype(str), freq="M")
     minutes = monthly_minutes.assign(month=months).groupby(["site", "month"])["minutes"].sum().unstack("month")
+    if months.empty:
+        return minutes
     every_month = pd.period_range(months.min(), months.max(), freq="M")
     return minutes.reindex(columns=every_month).sort_index()
 
@@ -89,6 +91,8 @@ def monthly_heatmap(monthly_minutes: pd.DataFrame, ot_departures: pd.DataFrame) 
     16 to a few hundred sites: the height grows to a cap and site labels thin
     out."""
     matrix = site_month_matrix(monthly_minutes)
+    if matrix.empty:
+        return _no_months_yet()
     departures = _departure_cells(ot_departures, matrix)
     n_sites, n_months = matrix.shape
     months = list(matrix.columns)
@@ -134,7 +138,7 @@ def monthly_heatmap(monthly_minutes: pd.DataFrame, ot_departures: pd.DataFrame) 
             clip_on=False,
             **style,
         )
-    title = "Mentoring minutes per site and month, with OT departures"
+    title = HEATMAP_TITLE
     style_axes(ax, title, "Month", "Site")
     handles = [Patch(label="Before the site opened", **BEFORE_OPENING_STYLE)]
     handles += [
@@ -151,6 +155,24 @@ def monthly_heatmap(monthly_minutes: pd.DataFrame, ot_departures: pd.DataFrame) 
         "was replaced; crosses: an OT left and was not replaced."
     )
     return Chart("monthly_heatmap", title, figure, alt_text, caption)
+
+
+HEATMAP_TITLE = "Mentoring minutes per site and month, with OT departures"
+
+
+def _no_months_yet() -> Chart:
+    """The heat map of a trial whose sites have no whole month in the study
+    yet (a cut-off in the first site's opening month): the axes, saying so."""
+    figure = new_figure(2.4)
+    ax = figure.add_subplot()
+    ax.set_axis_off()
+    message = "No site has a whole month in the study yet."
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=FONT_SIZE_PT, transform=ax.transAxes)
+    style_axes(ax, HEATMAP_TITLE, "Month", "Site")
+    freeze_layout(figure)
+    alt_text = f"An empty heat map: {message[:1].lower()}{message[1:]}"
+    caption = "Minutes of mentoring credited to each site in each calendar month: none yet. " + message
+    return Chart("monthly_heatmap", HEATMAP_TITLE, figure, alt_text, caption)
 
 
 def _heatmap_alt_text(matrix: pd.DataFrame, departures: pd.DataFrame, ot_departures: pd.DataFrame) -> str:

@@ -20,6 +20,7 @@ from mentoring_eval.figures.style import (
 )
 from mentoring_eval.figures.tables import most_and_least, order_by, require_columns
 from mentoring_eval.figures.words import extremes_sentence, fmt_number
+from mentoring_eval.wording import number_range
 
 MODE_STYLE: dict[str, dict[str, str]] = {
     "phone_minutes": {"color": OKABE_ITO["blue"], "hatch": "", "label": "Phone"},
@@ -38,7 +39,7 @@ def mode_by_site(site_metrics: pd.DataFrame) -> Chart:
     require_columns(site_metrics, MODE_COLUMNS, "site_metrics")
     sites = order_by(site_metrics[list(MODE_COLUMNS)], "total_minutes")
     shares = sites["pct_phone_teams"].dropna()  # NA where a site has no minutes yet
-    share_range = f"{fmt_number(shares.min())}–{fmt_number(shares.max())}%" if len(shares) else None
+    share_range = number_range(fmt_number(shares.min()), fmt_number(shares.max())) + "%" if len(shares) else None
     title = (
         f"Mentoring by mode: {share_range} of each site's minutes by phone or Teams"
         if share_range

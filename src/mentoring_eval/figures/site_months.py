@@ -117,7 +117,7 @@ def site_months(
         if len(marked):
             ax.vlines(marked["x"], 0, marked["y"], colors="0.55", linewidth=0.6, linestyles=":", zorder=1)
             ax.plot(marked["x"], marked["y"], linestyle="none", markersize=MARKER_PT, zorder=4, clip_on=False, **style)
-    ax.set_xlim(-0.5, len(axis) - 0.5)
+    ax.set_xlim(-0.5, max(len(axis), 1) - 0.5)
     ax.set_ylim(0, ceiling)
     positions, labels = month_ticks(axis)
     ax.set_xticks(positions, labels)

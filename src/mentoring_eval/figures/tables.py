@@ -27,8 +27,13 @@ def most_and_least(sites: pd.DataFrame, column: str) -> tuple[pd.Series, pd.Seri
 
 
 def with_profile(site_metrics: pd.DataFrame, site_profile: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """Sites present in both tables, by site number."""
+    """Sites present in both tables with a monthly average (a site with no
+    whole month in the study yet has none to plot), by site number."""
     require_columns(site_metrics, ("site", "minutes_per_month"), "site_metrics")
     require_columns(site_profile, columns, "site_profile")
-    merged = site_metrics[["site", "minutes_per_month"]].merge(site_profile[list(columns)], on="site", how="inner")
+    merged = (
+        site_metrics[["site", "minutes_per_month"]]
+        .dropna(subset=["minutes_per_month"])
+        .merge(site_profile[list(columns)], on="site", how="inner")
+    )
     return merged.sort_values("site", kind="mergesort").reset_index(drop=True)

@@ -25,6 +25,7 @@ from mentoring_eval.figures.style import (
 )
 from mentoring_eval.figures.tables import with_profile
 from mentoring_eval.figures.words import fmt_count, fmt_number, fmt_sites, not_shown_note, sites_if_few
+from mentoring_eval.wording import number_range
 
 TURNOVER_GROUPS = ("No turnover", "Turnover, all replaced", "Unreplaced departure")
 TURNOVER_STYLE: dict[str, dict[str, str]] = {
@@ -77,12 +78,12 @@ def dose_by_turnover(site_metrics: pd.DataFrame, site_profile: pd.DataFrame, exp
     the group mean a bar across it."""
     sites = with_profile(site_metrics, site_profile, PROFILE_COLUMNS_TURNOVER)
     sites["group"] = turnover_group(sites)
-    y_top = max(float(sites["minutes_per_month"].max()), expected_minutes) * 1.12
+    y_top = max(float(sites["minutes_per_month"].max()) if len(sites) else 0.0, expected_minutes) * 1.12
     offsets = np.zeros(len(sites))
     for group in TURNOVER_GROUPS:
         in_group = (sites["group"] == group).to_numpy()
         offsets[in_group] = strip_offsets(sites.loc[in_group, "minutes_per_month"], close=0.06 * y_top)
-    sites["x"] = sites["group"].map({group: i for i, group in enumerate(TURNOVER_GROUPS)}) + offsets
+    sites["x"] = sites["group"].map({group: i for i, group in enumerate(TURNOVER_GROUPS)}).astype(float) + offsets
     means = sites.groupby("group")["minutes_per_month"].mean()
     counts = sites["group"].value_counts()
 
@@ -138,10 +139,10 @@ def dose_by_turnover(site_metrics: pd.DataFrame, site_profile: pd.DataFrame, exp
     )
 
     alt_text = (
-        f"Strip plot of mean monthly mentoring minutes for {len(sites)} sites grouped by OT turnover. "
+        f"Strip plot of mean monthly mentoring minutes for {fmt_count(len(sites), 'site')} grouped by OT turnover. "
         + " ".join(_turnover_group_sentence(group, sites.loc[sites["group"] == group]) for group in TURNOVER_GROUPS)
         + f" Dashed line: the expected {fmt_number(expected_minutes)} minutes."
-        + not_shown_note(len(sites), len(site_metrics), "a turnover record")
+        + not_shown_note(len(sites), len(site_metrics), "a whole month in the study yet")
     )
     caption = (
         "Mean minutes of mentoring per month at each site (points, numbered by site), grouped by whether any OT "
@@ -162,5 +163,5 @@ def _turnover_group_sentence(group: str, members: pd.DataFrame) -> str:
     return (
         f"{group}: {fmt_count(len(members), 'site')}{sites_if_few(members['site'].tolist(), most=3)}, "
         f"mean {fmt_number(minutes.mean(), 0)} minutes per month "
-        f"(range {fmt_number(minutes.min())}–{fmt_number(minutes.max())})."
+        f"(range {number_range(fmt_number(minutes.min()), fmt_number(minutes.max()))})."
     )

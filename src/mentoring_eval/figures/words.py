@@ -3,12 +3,13 @@ write them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 
 from mentoring_eval.figures.tables import most_and_least
 from mentoring_eval.rounding import round_half_up
+from mentoring_eval.wording import plural, sites_phrase
 
 
 def fmt_number(value: float, decimals: int = 1) -> str:
@@ -20,18 +21,10 @@ def fmt_number(value: float, decimals: int = 1) -> str:
     return f"{rounded:,.{decimals}f}"
 
 
-def fmt_sites(sites: Iterable[int]) -> str:
-    """``site 2``, ``sites 9 and 10``, ``sites 1, 4 and 5``."""
-    numbers = [str(int(site)) for site in sorted(sites)]
-    if not numbers:
-        return "no sites"
-    if len(numbers) == 1:
-        return f"site {numbers[0]}"
-    return f"sites {', '.join(numbers[:-1])} and {numbers[-1]}"
-
-
-def fmt_count(count: int, singular: str, plural: str | None = None) -> str:
-    return f"{count} {singular if count == 1 else (plural or singular + 's')}"
+# One wording for the whole project (mentoring_eval.wording), under the
+# names the chart modules use.
+fmt_sites = sites_phrase
+fmt_count = plural
 
 
 def fmt_month(month: pd.Period) -> str:
