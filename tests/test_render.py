@@ -184,3 +184,14 @@ def test_an_escaped_reference_is_not_resolved(tmp_path):
     notebook.cells = [nbformat.v4.new_markdown_cell("See @tbl-t, not \\@tbl-t.\n\n| a |\n|---|\n| 1 |\n\n: T {#tbl-t}")]
     resolved = render.resolve_cross_references(notebook, tmp_path)
     assert "See Table 1, not \\@tbl-t." in resolved.cells[0].source
+
+
+def test_escaped_links_are_text_and_are_not_rebased():
+    from mentoring_eval import escape
+
+    text = escape.markdown("[x](javascript:alert(1)) ![y](img.png) [z](page.html)") + " [real](page.html)"
+    rebased = render.rebase_links(text, Path("/r/notebooks"), Path("/r"))
+    assert (
+        rebased
+        == escape.markdown("[x](javascript:alert(1)) ![y](img.png) [z](page.html)") + " [real](notebooks/page.html)"
+    )

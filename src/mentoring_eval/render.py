@@ -248,7 +248,8 @@ def render_with_nbconvert(executed_report: Path, report_dir: Path) -> Rendered:
 QUARTO_TEMPLATE = "_quarto.yml"  # at the project's root: the report's Quarto project, as a report folder holds it
 ARTICLE = "report.ipynb"  # the article, staged at the root of the folder Quarto renders
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
-MARKDOWN_TARGET = re.compile(r"(?P<head>!?\[[^\]\n]*\]\()(?P<target>[^)\s]+)(?P<tail>[)\s])")
+# A link or image: not one whose brackets are escaped (\[x\](y) is text from the records, escape.markdown).
+MARKDOWN_TARGET = re.compile(r"(?<!\\)(?P<head>!?\[(?:\\.|[^\\\]\n])*\]\()(?P<target>[^)\s]+)(?P<tail>[)\s])")
 
 
 def load_quarto_template(project_root: Path) -> dict:
