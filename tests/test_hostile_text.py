@@ -17,7 +17,6 @@ import io
 import re
 import shutil
 import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import pytest
 
 from mentoring_eval import render
 from mentoring_eval.normalise import LEAVE_CATEGORIES
-from pipeline_runs import BUNDLED_RAW, ROOT
+from pipeline_runs import BUNDLED_RAW, run_cli
 
 MARK = "31337"  # in every payload that could run or load something: never in an attribute, a script or a link
 EVIL = "evil.example"
@@ -120,26 +119,15 @@ def write_rows(path: Path, header: list[str], rows: list) -> None:
 
 
 def command(name: str, raw: Path, folder: Path, renderer: str, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mentoring_eval",
-            name,
-            "--raw",
-            str(raw),
-            "--processed",
-            str(folder / "processed"),
-            "--report",
-            str(folder / "report"),
-            "--renderer",
-            renderer,
-            *extra,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    """``python -m mentoring_eval NAME`` as a user types it, into ``folder``."""
+    return run_cli(
+        *extra,
+        processed=folder / "processed",
+        report=folder / "report",
+        raw=raw,
+        renderer=renderer,
         timeout=900,
+        subcommand=name,
     )
 
 
