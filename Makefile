@@ -15,7 +15,7 @@ QUARTO_CLI := quarto-cli==1.10.19
 STYLE_CHECK ?= 1
 RUFF_PATHS := src tests benchmarks
 
-.PHONY: report test lint lab baselines bench synth clean-outputs
+.PHONY: report test soak lint lab baselines bench synth clean-outputs
 
 report: $(STAMP)
 	$(PY) -m mentoring_eval run
@@ -31,6 +31,12 @@ endif
 	$(PY) -m pytest -n 2 --dist loadfile --durations=10 tests || status=$$?; \
 	$(PY) -m pytest notebooks || status=$$?; \
 	exit $$status
+
+# The long run of the generated trials (tests/test_any_trial.py): hundreds of
+# trials through every notebook and dozens through the real commands, on two
+# workers, with the time each took. `make test` runs the same tests on a few.
+soak: $(STAMP)
+	TRIALS=soak $(PY) -m pytest -n 2 --durations=5 -p no:cacheprovider tests/test_any_trial.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check $(RUFF_PATHS)

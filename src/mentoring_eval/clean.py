@@ -34,6 +34,7 @@ from mentoring_eval import normalise, provenance
 from mentoring_eval.errors import InputError
 from mentoring_eval.inputs import LOG_COLUMNS, read_log_file, read_reference_inputs
 from mentoring_eval.outputs import atomic_outputs, write_csv, write_json, write_parquet
+from mentoring_eval.trial import read_trial_description
 
 MAX_MINUTES = 480
 SCORE_RANGE = (0, 100)
@@ -569,6 +570,7 @@ def run_clean_stage(raw_dir: str | Path, processed_dir: str | Path, as_of: str |
     tables, the quarantine, the summary and the record of the files read
     (their SHA-256) into ``processed_dir``, all together or (on any error)
     none of them."""
+    read_trial_description(raw_dir)  # a trial description that cannot be read is bad input, stopped here
     # The log is read and parsed in a second thread (Arrow's CSV parser
     # releases the GIL) while the reference files are read and cleaned here;
     # then the reference files are hashed there while the log is cleaned

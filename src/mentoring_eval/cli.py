@@ -142,7 +142,10 @@ def _settings(args: argparse.Namespace) -> RunSettings:
 
 def command_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    print(f"RETAKE mentoring report as of {settings.as_of.isoformat()} from {_shown(settings.paths.raw)}", flush=True)
+    print(
+        f"{settings.trial.heading} report as of {settings.as_of.isoformat()} from {_shown(settings.paths.raw)}",
+        flush=True,
+    )
     rendered = run_pipeline(
         settings, args.renderer, args.force, say=lambda line: print(line, flush=True), wait=args.wait
     )
@@ -156,7 +159,8 @@ def command_sites(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     print(
-        f"RETAKE mentoring site pages as of {settings.as_of.isoformat()} from {_shown(settings.paths.raw)}", flush=True
+        f"{settings.trial.heading} site pages as of {settings.as_of.isoformat()} from {_shown(settings.paths.raw)}",
+        flush=True,
     )
     rendered, pages = run_site_pages(
         settings, args.site, args.renderer, args.force, say=lambda line: print(line, flush=True), wait=args.wait
@@ -210,4 +214,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except OSError as error:  # the machine's, not the input's: a full disk, a folder removed mid-run
         print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as error:  # a bug: one line, never a traceback (MENTORING_EVAL_TRACEBACK=1 shows it)
+        if os.environ.get("MENTORING_EVAL_TRACEBACK") == "1":
+            raise
+        message = " ".join(str(error).split())
+        print(
+            f"error: unexpected {type(error).__name__}: {message} (a bug, not your input: please report it with "
+            "the command you ran; MENTORING_EVAL_TRACEBACK=1 shows where it happened)",
+            file=sys.stderr,
+        )
         return EXIT_FAILED

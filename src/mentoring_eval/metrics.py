@@ -259,6 +259,24 @@ def monthly_minutes(contacts: pd.DataFrame, sites: pd.DataFrame, as_of: DateLike
     )
 
 
+DELIVERY_CONTACT_COLUMNS = ["source_line", "mentor", "kind", "joint", "in_window"]
+
+
+def delivery_summary(contacts: pd.DataFrame) -> dict[str, int]:
+    """What the log says was delivered within the study windows, counting each
+    contact once however many sites it credited: ``mentors`` (distinct codes),
+    ``contacts``, ``planned``, ``additional``, ``ad hoc`` and ``joint`` (contacts
+    crediting several sites)."""
+    counted = contacts.loc[contacts["in_window"].astype(bool), DELIVERY_CONTACT_COLUMNS].drop_duplicates("source_line")
+    kinds = counted["kind"].astype(str).value_counts()
+    return {
+        "mentors": int(counted["mentor"].astype(str).nunique()),
+        "contacts": len(counted),
+        **{kind: int(kinds.get(kind, 0)) for kind in ("planned", "additional", "ad hoc")},
+        "joint": int(counted["joint"].astype(bool).sum()),
+    }
+
+
 # --- competency and turnover -----------------------------------------------
 
 

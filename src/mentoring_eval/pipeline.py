@@ -29,7 +29,8 @@ from mentoring_eval.kernels import StageKernel
 from mentoring_eval.locking import output_lock
 from mentoring_eval.paths import ProjectPaths, shown
 from mentoring_eval.provenance import INPUT_RECORD, raw_inputs_digest, recorded_inputs_digest, sha256_of_file
-from mentoring_eval.render import QUARTO_TEMPLATE, Rendered, choose_renderer, render
+from mentoring_eval.render import QUARTO_TEMPLATE, Rendered, choose_renderer, render, retitle_notebook_file
+from mentoring_eval.trial import TrialDescription, read_trial_description
 
 PUBLISHED_AS_OF = date(2020, 4, 1)  # the cut-off of the published Table 4
 STATE_FILE = ".pipeline-state.json"
@@ -46,11 +47,17 @@ class RunSettings:
     expected_minutes: int = 60
 
     @property
+    def trial(self) -> TrialDescription:
+        """The trial description that travels with the records (``trial.yml``)."""
+        return read_trial_description(self.paths.raw)
+
+    @property
     def reference_table(self) -> Path | None:
-        """The published Table 4 applies only to the bundled records at the
+        """The published Table 4 applies only to the records of the trial it
+        describes (their trial description names the publication) at the
         publication's cut-off; any other run has nothing to reproduce."""
-        bundled = self.paths.raw.resolve() == (self.paths.root / "data" / "raw").resolve()
-        return self.paths.reference / "table4_published.csv" if bundled and self.as_of == PUBLISHED_AS_OF else None
+        applies = self.trial.is_reference_trial and self.as_of == PUBLISHED_AS_OF
+        return self.paths.reference / "table4_published.csv" if applies else None
 
 
 @dataclass(frozen=True)
@@ -336,6 +343,8 @@ def _run_or_skip(
         raise
     finally:
         kernel.shutdown()
+    if stage is STAGES[-1]:  # the report is titled with the trial's name (Quarto and nbconvert read the title)
+        retitle_notebook_file(target, settings.trial.report_title)
     if stage is STAGES[0]:  # the files as the clean stage hashed them, whatever they are now
         upstream = recorded_inputs_digest(settings.paths.processed)
         fingerprint = stage_fingerprint(stage, settings, upstream, code)

@@ -75,6 +75,26 @@ def front_matter(notebook: nbformat.NotebookNode) -> dict:
     return yaml.safe_load(first.source.strip().strip("-")) or {}
 
 
+def retitled(notebook: nbformat.NotebookNode, title: str) -> nbformat.NotebookNode:
+    """The notebook with ``title`` in its front matter and metadata (Quarto
+    and nbconvert both take the page's title from there)."""
+    import yaml
+
+    matter = {**front_matter(notebook), "title": title}
+    notebook.cells[0].source = "---\n" + yaml.safe_dump(matter, sort_keys=False, allow_unicode=True) + "---"
+    notebook.metadata["title"] = title
+    return notebook
+
+
+def retitle_notebook_file(path: Path, title: str) -> None:
+    """:func:`retitled`, for an executed notebook on disk (written only if the title changes)."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    if front_matter(notebook).get("title") != title:
+        nbformat.write(retitled(notebook, title), path)
+
+
 def with_title(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Quarto shows the front matter's title and subtitle; without Quarto they
     become the page's title and first heading."""

@@ -18,6 +18,7 @@ from mentoring_eval.metrics import DEFAULT_CLOSE_MARGIN, DEFAULT_REPLACEMENT_LEA
 from mentoring_eval.provenance import cited_publication
 from mentoring_eval.rounding import ratio_half_up
 from mentoring_eval.synth import SYNTHETIC_MANIFEST  # noqa: F401  (the report looks it up in data/reference)
+from mentoring_eval.trial import TrialDescription
 from mentoring_eval.wording import capitalised, join_words, number_range, plural, sites_phrase
 
 if TYPE_CHECKING:  # the stages module (and what it imports) only for type checkers: the clean notebook needs none of it
@@ -33,6 +34,8 @@ TABLE4_HEADERS = {
     "minutes_per_month": "Mean mentoring per month (minutes)",
     "participants_per_ot": "ESSVR participants per OT",
 }
+# The published Table 4's footnotes: RETAKE's protocol and staffing, so they
+# are printed for RETAKE's records only.
 TABLE4_FOOTNOTES = (
     "[a] Planned sessions were expected to last about 60 minutes, with two sites attending each; "
     "each site attending is credited the session's full minutes, so the column's total exceeds "
@@ -40,6 +43,13 @@ TABLE4_FOOTNOTES = (
     "[b] Each ESSVR participant was seen by an OT for up to 12 months after randomisation.",
     "[c] One or two OTs delivered the intervention per site at any one time, depending on how long "
     "it took to replace OTs who left.",
+)
+# The same columns as the pipeline defines them, for any trial's records.
+TABLE4_DEFINITIONS = (
+    "[a] Minutes of the contacts within the site's study window; each site attending a joint session is "
+    "credited the session's full minutes, so the column's total exceeds the mentoring time actually given.",
+    "[b] ESSVR-arm participants randomised at the site before the cut-off.",
+    "[c] OTs of the site whose time in post overlaps its study window.",
 )
 
 
@@ -128,8 +138,9 @@ def table4_markdown(table4: pd.DataFrame) -> str:
     return markdown_table(table4[list(TABLE4_HEADERS)], TABLE4_HEADERS, decimals={"pct_phone_teams": 1})
 
 
-def table4_notes() -> str:
-    return "\n\n".join(TABLE4_FOOTNOTES)
+def table4_notes(trial: TrialDescription) -> str:
+    """The publication's footnotes for its own trial's records; the pipeline's definitions for any other."""
+    return "\n\n".join(TABLE4_FOOTNOTES if trial.is_reference_trial else TABLE4_DEFINITIONS)
 
 
 def reconciliation_table(summary: dict) -> pd.DataFrame:
@@ -214,6 +225,67 @@ def dose_sentence(table4: pd.DataFrame, expected_minutes: int) -> str:
         f"{capitalised(sites_phrase(least['site']))} received the least, "
         f"{least['minutes_per_month'].iloc[0]} minutes a month on average." + not_yet
     )
+
+
+def delivery_paragraph(delivery: dict[str, int], trial: TrialDescription) -> str:
+    """What the records say was delivered, then, where the trial description
+    gives it, how the protocol organised mentoring (in its own words)."""
+    if not delivery["contacts"]:
+        recorded = "No mentoring contact was recorded within the sites' study windows yet."
+    else:
+        kinds = join_words(
+            plural(delivery[kind], noun)
+            for kind, noun in (
+                ("planned", "planned session"),
+                ("additional", "additional session"),
+                ("ad hoc", "ad-hoc contact"),
+            )
+            if delivery[kind]
+        )
+        joint = delivery["joint"]
+        recorded = (
+            f"Within the sites' study windows, {plural(delivery['mentors'], 'mentor')} recorded "
+            f"{plural(delivery['contacts'], 'contact')}: {kinds}. "
+            + (
+                f"{plural(joint, 'contact was a joint session', 'contacts were joint sessions')} of several sites, "
+                "each site attending credited the session's full minutes."
+                if joint
+                else "No contact was a joint session of several sites."
+            )
+        )
+    protocol = (
+        f" The protocol of {trial.called}, as its trial description gives it: {trial.description}"
+        if trial.description
+        else ""
+    )
+    return recorded + protocol
+
+
+def competency_introduction(trial: TrialDescription, facts: dict | None) -> str:
+    text = (
+        "@fig-competency sets each site's mean written competency-assessment score (0–100) against the "
+        "mentoring the site received."
+    )
+    if trial.is_reference_trial and facts:
+        text += (
+            " The publication reports low scores on the competency assessment among the known reasons for "
+            f"additional support ({sites_phrase(facts['low_competency_sites'])})."
+        )
+    return text
+
+
+def turnover_introduction(trial: TrialDescription, facts: dict | None) -> str:
+    text = (
+        "@fig-turnover compares the mentoring of sites where an OT left, with and without a replacement, with "
+        "that of sites where none did."
+    )
+    if trial.is_reference_trial and facts:
+        text += (
+            f" The publication reports that OT turnover at {plural(len(facts['turnover_sites']), 'site')} "
+            f"({sites_phrase(facts['turnover_sites'])}) meant that replacement OTs needed more support, being new "
+            "to the trial and to delivering the intervention."
+        )
+    return text
 
 
 def summary_paragraph(site_metrics: SiteMetrics, cleaning: dict, as_of: str, expected_minutes: int) -> str:
@@ -467,11 +539,17 @@ def data_statement(synthetic: bool) -> str:
     )
 
 
-def limitations_text(table4: pd.DataFrame, low_score_threshold: int, expected_minutes: int) -> str:
-    sites = len(table4)
+def limitations_text(
+    table4: pd.DataFrame, low_score_threshold: int, expected_minutes: int, trial: TrialDescription
+) -> str:
+    reasons = (
+        "the publication's qualitative findings offer reasons"
+        if trial.is_reference_trial
+        else "interviews or other qualitative data would be needed"
+    )
     return "\n".join(
         [
-            f"- **{sites} sites.** Comparisons between sites are associations, not effects: sites that needed more "
+            f"- **{plural(len(table4), 'site')}.** Comparisons between sites are associations, not effects: sites that needed more "
             "support were given more, so more mentoring alongside lower competency says who was helped, not "
             "whether the help worked. No p-value here is confirmatory.",
             "- **Minutes are as mentors logged them.** Unlogged contacts, and time spent preparing, are missing; "
@@ -484,8 +562,7 @@ def limitations_text(table4: pd.DataFrame, low_score_threshold: int, expected_mi
             "pass mark is not published, so this threshold is the project's choice.",
             "- **Turnover** counts OTs who left before the cut-off; a leaver counts as replaced when another OT "
             f"started at the site from {DEFAULT_REPLACEMENT_LEAD_DAYS} days before the departure on.",
-            "- **What it cannot say:** why sites differ (the qualitative findings offer reasons), or anything about "
-            "participants' return to work.",
+            f"- **What it cannot say:** why sites differ ({reasons}), or anything about participants' return to work.",
         ]
     )
 
@@ -507,12 +584,29 @@ def qualitative_markdown(findings: pd.DataFrame) -> str:
     )
 
 
+def qualitative_section(findings: pd.DataFrame) -> str:
+    """The publication's qualitative findings with counts, as a section (RETAKE's records only)."""
+    return (
+        "## Qualitative findings at a glance\n\n"
+        "How many of the OTs and mentors interviewed for the published process evaluation reported each finding "
+        "for which the published results give a count (@tbl-qualitative).\n\n"
+        + captioned_table(
+            qualitative_markdown(findings), "Findings reported by the OTs and mentors interviewed", "qualitative"
+        )
+    )
+
+
+def reproduction_section(site_metrics: SiteMetrics) -> str:
+    """The reproduction of the publication, as a section (RETAKE's records only)."""
+    return "## Reproduction of the publication\n\n" + reproduction_markdown(site_metrics)
+
+
 def reproduction_markdown(site_metrics: SiteMetrics) -> str:
     """The cell-by-cell verdict and the text's claims, disagreements first."""
     comparison, claims = site_metrics.reproduction, site_metrics.claims
     if comparison.empty:
         return (
-            "No published table applies to this run (another cut-off date, or the user's own records), so "
+            "The published Table 4 gives the sites as of its own cut-off, 1 April 2020; at this run's cut-off "
             "there is nothing to reproduce."
         )
     parts = [reproduction_sentence(site_metrics)]
@@ -567,7 +661,7 @@ def citation_paragraph(citation: dict) -> str:
     ``CITATION.cff`` (:func:`mentoring_eval.provenance.read_citation`)."""
     publication = cited_publication(citation)
     return (
-        f"The analysis follows the process evaluation of mentoring in the RETAKE trial: "
+        f"The measures follow the published process evaluation of mentoring in the RETAKE trial: "
         f"{publication_reference(publication)}. To cite the software, {citation['title'].split(':')[0]} "
         f"version {citation['version']}, use the metadata of its `CITATION.cff`."
     )

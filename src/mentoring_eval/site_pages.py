@@ -163,15 +163,10 @@ def numbered_as_fresh(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 def titled(notebook: nbformat.NotebookNode, site: int) -> nbformat.NotebookNode:
     """The page's title names the site (Quarto and nbconvert take it from the front matter)."""
-    import yaml
-
-    from mentoring_eval.render import front_matter
+    from mentoring_eval.render import retitled
     from mentoring_eval.site_report import page_title
 
-    matter = {**front_matter(notebook), "title": page_title(site)}
-    notebook.cells[0].source = "---\n" + yaml.safe_dump(matter, sort_keys=False, allow_unicode=True) + "---"
-    notebook.metadata["title"] = page_title(site)
-    return notebook
+    return retitled(notebook, page_title(site))
 
 
 def execute_site(
@@ -207,12 +202,18 @@ def execute_site(
 
 
 def index_html(
-    table: pd.DataFrame, pages: dict[int, list[str]], as_of: str, expected_minutes: int, main_report: str | None = None
+    table: pd.DataFrame,
+    pages: dict[int, list[str]],
+    as_of: str,
+    expected_minutes: int,
+    main_report: str | None = None,
+    heading: str = "Mentoring",
 ) -> str:
     """The index page: one row per site, linking to its page where there is one
     (``pages``: the page, then any other format of it, relative to the index),
     and to the main report (``main_report``, relative to the index)."""
     from mentoring_eval.report import format_value, long_date
+    from mentoring_eval.wording import plural
 
     def cell(value: object, decimals: int | None = None) -> str:
         return f"<td>{html_text(format_value(value, decimals))}</td>"
@@ -233,7 +234,7 @@ def index_html(
             + f"<td>{html_text(record.attention) if record.attention else 'no'}</td></tr>"
         )
     flagged = int((table["attention"] != "").sum())
-    title = f"RETAKE mentoring: site feedback pages as of {long_date(as_of)}"
+    title = f"{heading}: site feedback pages as of {long_date(as_of)}"
     return "\n".join(
         [
             "<!DOCTYPE html>",
@@ -248,7 +249,8 @@ def index_html(
             "</head>",
             "<body>",
             f"<h1>{html_text(title)}</h1>",
-            f"<p>{len(table)} sites open at the cut-off; {flagged} need attention (mean mentoring below the expected "
+            f"<p>{plural(len(table), 'site')} open at the cut-off; {flagged} {'needs' if flagged == 1 else 'need'} "
+            f"attention (mean mentoring below the expected "
             f"{expected_minutes} minutes a month over the last three months, an OT who left and was not replaced, or "
             "low competency scores without more than the expected mentoring). Each site's page shows its Table 4 row "
             "against the trial, its months, OTs, attention flags and what changed since the previous month.</p>",
@@ -433,6 +435,7 @@ def make_site_pages(
             as_of,
             settings.expected_minutes,
             os.path.relpath(main_report, copy.parent) if main_report else None,
+            settings.trial.heading,
         )
         if not copy.exists() or copy.read_text(encoding="utf-8") != text:
             copy.parent.mkdir(parents=True, exist_ok=True)

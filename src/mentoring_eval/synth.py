@@ -37,7 +37,22 @@ from mentoring_eval.provenance import sha256_of_file
 
 SEED = 20180301
 SYNTHETIC_MANIFEST = "synthetic_raw.sha256"  # in data/reference: what the shipped records hash to
-RAW_FILES = ("competency.csv", "mentoring_log.csv", "ots.csv", "participants.csv", "sites.csv")
+RAW_FILES = ("competency.csv", "mentoring_log.csv", "ots.csv", "participants.csv", "sites.csv", "trial.yml")
+# The trial description that travels with the records (mentoring_eval.trial):
+# these are RETAKE's records, so the publication's content applies to them.
+TRIAL_DESCRIPTION = """\
+# Which trial these records belong to (see data/README.md, "trial.yml").
+name: RETAKE
+# How the protocol organised the mentoring, in the protocol's words: the
+# report prints it as the protocol's description, never as a finding.
+description: >-
+  Six experienced mentors supported the OTs by monthly group calls (planned
+  to last about 60 minutes, two sites per call), additional sessions for OTs
+  who missed one, and ad-hoc contact by phone, email and SMS.
+# The published process evaluation of this trial, which the project holds in
+# data/reference/: its findings, and the check that the records reproduce it.
+publication: craven-2021
+"""
 STUDY_END = date(2020, 4, 1)  # the publication's cut-off, "as of 1st April 2020"
 TEAMS_FROM = date(2020, 1, 1)  # Teams replaced phone calls in 2020
 PLANNED_SHARE = 0.7  # share of a site's phone/Teams minutes given in planned sessions
@@ -649,6 +664,7 @@ def generate(raw_dir: Path, reference_dir: Path, seed: int = SEED) -> None:
         ],
         bom=True,
     )
+    (raw_dir / "trial.yml").write_text(TRIAL_DESCRIPTION, encoding="utf-8")
     write_manifest(raw_dir, reference_dir / SYNTHETIC_MANIFEST)
 
 
