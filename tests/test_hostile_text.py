@@ -22,6 +22,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+import yaml
 
 from mentoring_eval import render
 from mentoring_eval.normalise import LEAVE_CATEGORIES
@@ -73,6 +74,13 @@ LEAVE_PAYLOADS = {
     "OT15": f"clinical pressures #set text(red) $x$ `y` \\ {LEAVE_TEXT}",
     "OT20": f"mat leave ![x](http://{EVIL}/{MARK}.png) {LEAVE_TEXT}",
 }
+# The trial description (trial.yml): its name titles the report and the site
+# index, its description is quoted in the report; both shown as typed.
+TRIAL_NAME = f"<b onmouseover=alert({MARK})>X</b> $n$"
+TRIAL_DESCRIPTION = (
+    f"Mentors <script>alert({MARK})</script> [met](javascript:alert({MARK})) "
+    f"![img](http://{EVIL}/{MARK}.png) {{{{< pagebreak >}}}} #set text(red) `code` \\ $x$ @fig-dose"
+)
 # A raw file's name is listed, with its SHA-256, in the report's provenance.
 HOSTILE_FILE_NAME = f"<img src=x onerror=alert({MARK})> [x](javascript:alert({MARK})) $y$ `z` #set.txt"
 HOSTILE_NAME_SHOWN = HOSTILE_FILE_NAME  # shown literally, or the test fails
@@ -108,6 +116,9 @@ def hostile_raw(folder: Path, log_format: str) -> Path:
     else:
         write_rows(log_path, header, rows)
     (folder / HOSTILE_FILE_NAME).write_text("a file of the folder the report lists\n", encoding="utf-8")
+    (folder / "trial.yml").write_text(
+        yaml.safe_dump({"name": TRIAL_NAME, "description": TRIAL_DESCRIPTION}, allow_unicode=True), encoding="utf-8"
+    )
     return folder
 
 
@@ -207,16 +218,33 @@ def html_pages(run: dict) -> list[Path]:
     return sorted((run["folder"] / "report").rglob("*.html"))
 
 
+# Attributes whose value is only ever text to a browser: the text typed may
+# appear in them (a heading's id and its anchor, a page's metadata), escaped.
+TEXT_ATTRIBUTES = {"id", "title", "alt", "aria-label"}
+
+
+def is_live(tag: str, attrs: dict[str, str | None], name: str) -> bool:
+    """Whether the attribute ``name`` of the element can run, load or show
+    markup: every attribute but plain text ones, in-page anchors and the
+    content of a meta element that is not an ``http-equiv``."""
+    value = attrs.get(name) or ""
+    if name in TEXT_ATTRIBUTES or (name == "href" and value.startswith("#")):
+        return False
+    return not (tag == "meta" and name == "content" and "http-equiv" not in attrs)
+
+
 def test_no_element_attribute_or_url_from_the_records_is_live(hostile_run):
     pages = html_pages(hostile_run)
     assert pages
     for path in pages:
         page = read_page(path)
-        for tag, attrs in page.elements:
-            for name, value in attrs:
-                assert MARK not in name and MARK not in (value or ""), (path, tag, name, value)
-                assert EVIL not in (value or ""), (path, tag, name, value)
-                if name in ("href", "src", "action", "formaction", "xlink:href"):
+        for tag, attr_list in page.elements:
+            attrs = dict(attr_list)
+            for name, value in attrs.items():
+                assert MARK not in name, (path, tag, name, value)
+                if is_live(tag, attrs, name):
+                    assert MARK not in (value or "") and EVIL not in (value or ""), (path, tag, name, value)
+                if name in ("href", "src", "action", "formaction", "xlink:href", "srcset", "data", "poster"):
                     assert not (value or "").strip().lower().startswith("javascript:"), (path, tag, name, value)
         for script in page.scripts:
             assert MARK not in script and EVIL not in script, path
@@ -237,6 +265,23 @@ def test_a_hostile_file_name_is_shown_literally_in_the_report(hostile_run):
     folder = hostile_run["folder"] / "report"
     report = folder / ("report.html" if hostile_run["renderer"] == "nbconvert" else "quarto/index.html")
     assert HOSTILE_NAME_SHOWN in read_page(report).words()
+
+
+def test_the_trial_description_is_shown_literally(hostile_run):
+    folder = hostile_run["folder"] / "report"
+    report = folder / ("report.html" if hostile_run["renderer"] == "nbconvert" else "quarto/index.html")
+    page = read_page(report)
+    title = [dict(attrs) for tag, attrs in page.elements if tag == "title"]
+    assert title and f"Mentoring in the {TRIAL_NAME} trial" in page.words()
+    assert f"as its trial description gives it: {TRIAL_DESCRIPTION}" in page.words()
+    assert f"{TRIAL_NAME} mentoring: site feedback pages" in read_page(folder / "sites" / "index.html").words()
+    if hostile_run["renderer"] == "quarto":
+        import pdfplumber
+
+        with pdfplumber.open(folder / "quarto" / "report.pdf") as pdf:
+            text = "".join("".join(page.extract_text() or "" for page in pdf.pages).split())
+        assert "".join(TRIAL_DESCRIPTION.split()) in text
+        assert "".join(f"Mentoring in the {TRIAL_NAME} trial".split()) in text
 
 
 def test_quarantined_payloads_are_shown_only_as_text(hostile_run):

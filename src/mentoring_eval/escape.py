@@ -36,9 +36,11 @@ _LINE_BREAKS = re.compile(r"[\r\n\t\v\f\u2028\u2029]+")
 # emphasis (* _), links, images, spans and citations ([ ] @), raw HTML and
 # autolinks (< >), entities (&), math ($), sub/superscript and strikeout
 # (~ ^), attributes and Quarto shortcodes ({ }), tables (|), headings (#),
-# bare URLs (:), smart quotes (' ") and the escape itself (\). Both readers
-# take a backslash before any ASCII punctuation as that character, literally.
-_MARKDOWN_SPECIAL = re.compile(r"""([\\`*_\[\]<>&@$~^{}|#:'"!])""")
+# smart quotes (' "), the escape itself (\\), and a colon before anything but
+# a space (a bare URL's ``http:``, an emoji's ``:x:``; ``text: more`` is
+# neither, and is left as typed). Both readers take a backslash before any
+# ASCII punctuation as that character, literally.
+_MARKDOWN_SPECIAL = re.compile(r"""([\\`*_\[\]<>&@$~^{}|#'"!]|:(?=\S))""")
 # Smart typography turns -- into a dash and ... into an ellipsis: escaped
 # where they run, so that a single hyphen or full stop (dates, decimals) is
 # left as typed.

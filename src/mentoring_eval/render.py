@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mentoring_eval.escape import html_text
+from mentoring_eval.escape import html_text, markdown
 
 if TYPE_CHECKING:  # imported where used: importing it costs a second, and a no-change rerun needs none
     import nbformat
@@ -77,10 +77,13 @@ def front_matter(notebook: nbformat.NotebookNode) -> dict:
 
 def retitled(notebook: nbformat.NotebookNode, title: str) -> nbformat.NotebookNode:
     """The notebook with ``title`` in its front matter and metadata (Quarto
-    and nbconvert both take the page's title from there)."""
+    and nbconvert both take the page's title from there). The title may hold
+    the trial's name from its description (``trial.yml``): the front matter's
+    is Markdown to Quarto, so it is escaped there; the metadata's is plain
+    text, which nbconvert's template escapes for the page's ``<title>``."""
     import yaml
 
-    matter = {**front_matter(notebook), "title": title}
+    matter = {**front_matter(notebook), "title": markdown(title)}
     notebook.cells[0].source = "---\n" + yaml.safe_dump(matter, sort_keys=False, allow_unicode=True) + "---"
     notebook.metadata["title"] = title
     return notebook
@@ -91,7 +94,7 @@ def retitle_notebook_file(path: Path, title: str) -> None:
     import nbformat
 
     notebook = nbformat.read(path, as_version=4)
-    if front_matter(notebook).get("title") != title:
+    if front_matter(notebook).get("title") != markdown(title):
         nbformat.write(retitled(notebook, title), path)
 
 
@@ -102,7 +105,8 @@ def with_title(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
     matter = front_matter(notebook)
     if "title" in matter:
-        notebook.metadata["title"] = matter["title"]
+        # The front matter's title is Markdown; a plain one set with it (retitled) is the page's <title>.
+        notebook.metadata.setdefault("title", matter["title"])
         heading = f"# {matter['title']}" + (f"\n\n*{matter['subtitle']}*" if matter.get("subtitle") else "")
         notebook.cells.insert(0, new_markdown_cell(heading, id="report-title"))
     return notebook

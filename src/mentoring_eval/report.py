@@ -254,7 +254,8 @@ def delivery_paragraph(delivery: dict[str, int], trial: TrialDescription) -> str
             )
         )
     protocol = (
-        f" The protocol of {trial.called}, as its trial description gives it: {trial.description}"
+        f" The protocol of {escape.markdown(trial.called)}, as its trial description gives it: "
+        f"{escape.markdown(trial.description)}"
         if trial.description
         else ""
     )
