@@ -27,10 +27,10 @@ from hypothesis import strategies as st
 
 from inprocess import run_notebook_inprocess
 from mentoring_eval import cli
+from mentoring_eval.metrics import TABLE4_COLUMNS
 from pipeline_runs import cli_command
 from trials import (
     NOTE_MARKER,
-    TABLE4_COLUMNS,
     Scenario,
     generate_trial,
     truth_reconciliation,
@@ -78,6 +78,13 @@ def sentences(texts: list[str]) -> str:
     """The prose of what a notebook showed: tables, markup and the citation left out."""
     lines = (line for text in texts if not text.lstrip().startswith("<") for line in text.splitlines())
     return "\n".join(line for line in lines if not line.startswith("|") and not line.startswith(CITATION_LINE))
+
+
+def assert_no_empty_table(texts: list[str]) -> None:
+    """A table has rows, or is replaced by a sentence saying there is nothing to show."""
+    for text in texts:
+        table_lines = "".join("|" if line.startswith("|") else "\n" for line in text.splitlines())
+        assert "||" not in table_lines.split("\n"), f"an empty table in: {text[:200]}"
 
 
 def assert_reads_well(prose: str) -> None:
@@ -143,6 +150,7 @@ def test_any_trial_through_every_notebook(tmp_path_factory, scenario: Scenario, 
     assert_reconciled(json.loads((processed / "cleaning_summary.json").read_text()), trial)
     assert_table4_is_true(pd.read_csv(processed / "site_metrics.csv"), trial)
     assert_reads_well(sentences(shown))
+    assert_no_empty_table(shown)
     assert NOTE_MARKER not in "\n".join(shown)
     assert_no_note_text(processed)
     assert_no_note_text(report)

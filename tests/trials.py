@@ -25,16 +25,6 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-TABLE4_COLUMNS = (
-    "site",
-    "months_in_study",
-    "total_minutes",
-    "pct_phone_teams",
-    "essvr_participants",
-    "ots",
-    "minutes_per_month",
-    "participants_per_ot",
-)
 # A string planted in every note: it must never reach any output.
 NOTE_MARKER = "Zebulon Quartermaine NHS 943 476 5919"
 MODE_SPELLINGS = {

@@ -175,6 +175,14 @@ def quarantine_reasons_table(summary: dict) -> pd.DataFrame:
     )
 
 
+def quarantine_markdown(summary: dict) -> str:
+    """The rows quarantined by reason, or a sentence when there were none (never an empty table)."""
+    reasons = quarantine_reasons_table(summary)
+    if reasons.empty:
+        return "No row of the log was quarantined."
+    return captioned_table(markdown_table(reasons), "Rows quarantined, by reason", "quarantine")
+
+
 # ---------------------------------------------------------------- prose
 
 
@@ -210,12 +218,16 @@ def dose_sentence(table4: pd.DataFrame, expected_minutes: int) -> str:
             )
             + ")"
         )
+    expected = f"the expected {expected_minutes} minutes a month"
     if len(bands["close"]):
-        parts.append(f"{plural(len(bands['close']), 'site')} close to it ({sites_phrase(bands['close']['site'])})")
+        parts.append(
+            f"{plural(len(bands['close']), 'site')} close to {'it' if parts else expected} "
+            f"({sites_phrase(bands['close']['site'])})"
+        )
     if len(bands["below"]):
         below = bands["below"]
         parts.append(
-            f"{plural(len(below), 'site')} less ("
+            f"{plural(len(below), 'site')} less{'' if parts else ' than ' + expected} ("
             + join_words(f"site {s}: {m}" for s, m in zip(below["site"], below["minutes_per_month"]))
             + ")"
         )

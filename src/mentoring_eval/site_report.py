@@ -182,8 +182,12 @@ def table4_against_trial_markdown(table4: pd.DataFrame, site: int, as_of: DateLi
     table = table4_against_trial(table4, site, as_of)
     return report.captioned_table(
         report.markdown_table(table, TABLE4_AGAINST_TRIAL_HEADERS),
-        f"Site {site}'s row of Table 4 against the {report.plural(len(table4), 'site')} of the trial, "
-        f"as of {report.long_date(as_of)}",
+        (
+            f"Site {site}'s row of Table 4 against the {report.plural(len(table4), 'site')} of the trial, "
+            if len(table4) > 1
+            else f"Site {site}'s row of Table 4 (the trial's only site, so its own median and range), "
+        )
+        + f"as of {report.long_date(as_of)}",
         "site-table4",
     )
 
