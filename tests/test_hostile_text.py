@@ -254,7 +254,8 @@ def test_nbconvert_pages_run_nothing_and_say_so(hostile_run):
     if hostile_run["renderer"] != "nbconvert":
         pytest.skip("nbconvert pages only: Quarto's HTML carries Quarto's own scripts (see the README)")
     folder = hostile_run["folder"] / "report"
-    for path in [folder / "report.html", *sorted((folder / "sites").glob("site-*.html"))]:
+    pages = [folder / "report.html", folder / "sites" / "index.html", *sorted((folder / "sites").glob("site-*.html"))]
+    for path in pages:
         page = read_page(path)
         assert [tag for tag, _ in page.elements if tag == "script"] == [], path
         policies = [dict(attrs).get("content") for tag, attrs in page.elements if tag == "meta"]
