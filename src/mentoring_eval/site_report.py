@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mentoring_eval import metrics, provenance, report, stages
+from mentoring_eval import escape, metrics, provenance, report, stages
 from mentoring_eval.errors import InputError
 from mentoring_eval.metrics import DateLike
 from mentoring_eval.paths import ProjectPaths
@@ -631,8 +631,13 @@ def _ot_changes(trial: Trial, site: int, since: pd.Timestamp, as_of: DateLike) -
     ots = trial.ots.loc[trial.ots["site"] == int(site)]
     started = ots.loc[(ots["started_on"] >= since) & (ots["started_on"] < cutoff)].sort_values(["started_on", "ot_id"])
     left = ots.loc[(ots["left_on"] >= since) & (ots["left_on"] < cutoff)].sort_values(["left_on", "ot_id"])
-    events = [f"{ot} started on {report.long_date(day)}" for ot, day in zip(started["ot_id"], started["started_on"])]
-    events += [f"{ot} left on {report.long_date(day)}" for ot, day in zip(left["ot_id"], left["left_on"])]
+    events = [
+        f"{escape.markdown(ot)} started on {report.long_date(day)}"
+        for ot, day in zip(started["ot_id"], started["started_on"])
+    ]
+    events += [
+        f"{escape.markdown(ot)} left on {report.long_date(day)}" for ot, day in zip(left["ot_id"], left["left_on"])
+    ]
     return (
         "OTs: " + report.join_words(events) + "."
         if events
