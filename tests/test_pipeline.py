@@ -268,3 +268,19 @@ def test_scratch_notebooks_of_a_killed_run_are_removed(tmp_path):
     (report / "notebooks" / "01_clean.ipynb").write_text("{}")
     remove_scratch_notebooks(report)
     assert sorted(p.name for p in (report / "notebooks").iterdir()) == ["01_clean.ipynb"]
+
+
+def test_each_chart_a_cell_shows_carries_its_alt_text_for_quarto():
+    """Quarto takes an image's text alternative from the cell's fig-alt option,
+    one entry per output; without it the chart would be an image with no alt."""
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    from mentoring_eval.pipeline import with_alt_text_options
+
+    chart = new_output("display_data", data={"image/svg+xml": "<svg/>", "text/plain": "Bar chart of minutes"})
+    words = new_output("display_data", data={"text/markdown": "A caption", "text/plain": "<Markdown>"})
+    notebook = new_notebook(cells=[new_code_cell("show()", outputs=[words, chart]), new_code_cell("x = 1")])
+    notebook.cells[1].metadata["fig-alt"] = "stale"
+    with_alt_text_options(notebook)
+    assert notebook.cells[0].metadata["fig-alt"] == ["", "Bar chart of minutes"]
+    assert "fig-alt" not in notebook.cells[1].metadata

@@ -121,7 +121,29 @@ def test_the_project_template_is_a_manuscript_of_a_report_folder():
     ]
     assert template["execute"]["enabled"] is False
     assert template["format"]["typst"]["papersize"] == "a4"
-    assert "breakable" in template["format"]["typst"]["include-in-header"]["text"]
+    assert template["format"]["typst"]["pdf-standard"] == "ua-1"
+    # The print rules and the HTML theme are the package's theme files, staged where the template names them.
+    rules = template["format"]["typst"]["include-in-header"]["file"]
+    assert rules == f"{render.THEME_FOLDER}/print.typ"
+    assert "breakable" in (render.THEME_SOURCE / "print.typ").read_text(encoding="utf-8")
+    assert template["format"]["html"]["theme"] == ["default", f"{render.THEME_FOLDER}/report.scss"]
+
+
+def test_the_theme_is_staged_where_the_quarto_projects_name_it(tmp_path):
+    staged = render.stage_theme(tmp_path)
+    assert staged == tmp_path / render.THEME_FOLDER
+    for name in render.THEME_FILES:
+        assert (staged / name).read_bytes() == (render.THEME_SOURCE / name).read_bytes()
+
+
+def test_pages_written_without_quarto_underline_their_links_and_show_focus():
+    """A link inside a sentence is told from its text by more than colour
+    (nbconvert's template removes the underline); the keyboard's place shows."""
+    page = render.with_page_style("<html><head><title>t</title></head><body></body></html>")
+    style = page[page.index("<style>") : page.index("</style>")]
+    assert page.index("</style>") < page.index("</head>")
+    assert ".jp-RenderedHTMLCommon a:link" in style and "text-decoration: underline" in style
+    assert ":focus-visible" in style
 
 
 def test_a_folder_missing_an_appendix_notebook_is_a_clear_error(monkeypatch, tmp_path):

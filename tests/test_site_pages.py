@@ -421,3 +421,33 @@ def test_beside_a_report_in_a_subfolder_the_index_copy_links_from_there(other_tr
     assert 'href="../../sites/site-1.html"' in copy and 'href="../index.html"' in copy
     index = (folder / "report" / "sites" / "index.html").read_text(encoding="utf-8")
     assert 'href="site-1.html"' in index and 'href="../quarto/index.html"' in index
+
+
+def test_quarto_pages_share_one_copy_of_their_libraries(tmp_path):
+    """Pages whose libraries are the same share site_libs/; a page whose copy
+    differs keeps its own; every page points at the copy it uses."""
+    for stem, css in (("site-1", "a{}"), ("site-2", "a{}"), ("site-3", "b{}")):
+        libs = tmp_path / f"{stem}_files" / "libs" / "bootstrap"
+        libs.mkdir(parents=True)
+        (libs / "bootstrap.css").write_text(css)
+        (tmp_path / f"{stem}_files" / "figure-html").mkdir()
+        (tmp_path / f"{stem}.html").write_text(f'<link href="{stem}_files/libs/bootstrap/bootstrap.css">')
+    site_pages.share_libraries(tmp_path, ["site-1", "site-2", "site-3"])
+    assert (tmp_path / "site_libs" / "bootstrap" / "bootstrap.css").read_text() == "a{}"
+    for stem in ("site-1", "site-2"):
+        assert (tmp_path / f"{stem}.html").read_text() == '<link href="site_libs/bootstrap/bootstrap.css">'
+        assert (
+            not (tmp_path / f"{stem}_files" / "libs").exists() and (tmp_path / f"{stem}_files" / "figure-html").exists()
+        )
+    assert (tmp_path / "site-3.html").read_text() == '<link href="site-3_files/libs/bootstrap/bootstrap.css">'
+    assert (tmp_path / "site-3_files" / "libs" / "bootstrap" / "bootstrap.css").read_text() == "b{}"
+
+
+def test_quarto_site_pages_take_the_reports_theme_and_print_rules():
+    template = render.load_quarto_template(ROOT)
+    project = site_pages.quarto_site_project(template)
+    assert project["format"]["html"]["theme"] == template["format"]["html"]["theme"]
+    for option in ("papersize", "margin", "fontsize", "lang", "include-in-header", "pdf-standard"):
+        assert project["format"]["typst"][option] == template["format"]["typst"][option], option
+    assert project["format"]["typst"]["papersize"] == "a4" and project["format"]["typst"]["pdf-standard"] == "ua-1"
+    assert "embed-resources" not in project["format"]["html"]  # one shared copy of the libraries, not one a page

@@ -133,13 +133,17 @@ STAGES = (
 # ---------------------------------------------------------------- fingerprints
 
 
+CODE_SUFFIXES = (".py", ".scss", ".typ", ".css")
+
+
 def package_code_digest(package: Path = Path(__file__).parent) -> str:
     """One digest of every module of the package, its subpackages (the
-    charts) included: a code change reruns every stage. Modules go in by
-    their path inside the package, in sorted order, so the digest is the same
-    in any checkout."""
+    charts) and its theme (the pages' SCSS and the PDFs' Typst rules)
+    included: a code change reruns every stage. Files go in by their path
+    inside the package, in sorted order, so the digest is the same in any
+    checkout."""
     digest = hashlib.sha256()
-    for module in sorted(package.rglob("*.py")):
+    for module in sorted(path for path in package.rglob("*") if path.suffix in CODE_SUFFIXES):
         digest.update(module.relative_to(package).as_posix().encode())
         digest.update(module.read_bytes())
     return digest.hexdigest()
@@ -179,6 +183,32 @@ def strip_run_metadata(notebook: nbformat.NotebookNode, root: Path) -> nbformat.
         if cell_papermill is not None:
             for key in ("start_time", "end_time", "duration"):
                 cell_papermill.pop(key, None)
+    return notebook
+
+
+IMAGE_TYPES = ("image/svg+xml", "image/png")
+
+
+def with_alt_text_options(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Each chart a code cell shows carries its alt text as Quarto's
+    ``fig-alt`` cell option, one entry per output (``""`` for an output that
+    is not an image), so that Quarto's page gives the image its text
+    alternative: a chart is displayed with its alt text as ``text/plain``
+    (:class:`mentoring_eval.figures.saving.NotebookSVG`), which Quarto
+    otherwise drops. nbconvert shows the SVG itself, with its ``<title>`` and
+    ``<desc>``."""
+    for cell in notebook.cells:
+        outputs = cell.get("outputs", []) if cell.cell_type == "code" else []
+        alts = [
+            output.get("data", {}).get("text/plain", "")
+            if any(t in output.get("data", {}) for t in IMAGE_TYPES)
+            else ""
+            for output in outputs
+        ]
+        if any(alts):
+            cell.metadata["fig-alt"] = alts
+        else:
+            cell.metadata.pop("fig-alt", None)
     return notebook
 
 
@@ -246,7 +276,7 @@ def execute_notebook(
         raise StageFailed(stage, error.ename, error.evalue, failed) from None
     notebook = nbformat.read(scratch, as_version=4)
     notebook.metadata.papermill["output_path"] = str(target)
-    nbformat.write(strip_run_metadata(notebook, root), scratch)
+    nbformat.write(with_alt_text_options(strip_run_metadata(notebook, root)), scratch)
     os.replace(scratch, target)
 
 

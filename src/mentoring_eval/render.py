@@ -214,6 +214,20 @@ def with_content_security_policy(page: str) -> str:
     return f"{page[: head.end()]}\n{CSP_META}{page[head.end() :]}"
 
 
+def page_style() -> str:
+    """The stylesheet of the pages the package writes (nbconvert's and the site index)."""
+    return (THEME_SOURCE / PAGE_STYLESHEET).read_text(encoding="utf-8")
+
+
+def with_page_style(page: str) -> str:
+    """``page`` with :func:`page_style` last in its ``<head>`` (after the
+    template's own styles, which it amends)."""
+    end = page.lower().find("</head>")
+    if end < 0:
+        raise ValueError("the page has no </head> to put its style in")
+    return f"{page[:end]}<style>\n{page_style()}</style>\n{page[end:]}"
+
+
 def html_exporter():
     """nbconvert's exporter as the report uses it: code hidden, images inline.
     Building one loads its templates; a caller rendering many pages keeps one."""
@@ -242,7 +256,7 @@ def self_contained_html(
         for container, key in _markdown_texts(notebook):
             container[key] = rebase_links(container[key], base, target_folder)
     body, _ = (exporter or html_exporter()).from_notebook_node(notebook, resources={"metadata": {"name": "report"}})
-    return with_content_security_policy(without_scripts(body))
+    return with_page_style(with_content_security_policy(without_scripts(body)))
 
 
 def write_replacing(target: Path, text: str) -> None:
@@ -270,6 +284,14 @@ def render_with_nbconvert(executed_report: Path, report_dir: Path) -> Rendered:
 # ---------------------------------------------------------------- Quarto
 
 QUARTO_TEMPLATE = "_quarto.yml"  # at the project's root: the report's Quarto project, as a report folder holds it
+# The look shared by every page and PDF Quarto renders (the report, its
+# appendix, the site pages): an SCSS layer over Quarto's theme and the Typst
+# print rules. Kept in the package, copied into each folder Quarto renders,
+# where the Quarto projects name them (Typst reads no file above its root).
+THEME_SOURCE = Path(__file__).parent / "theme"
+THEME_FOLDER = "_theme"  # Quarto renders no file in a folder whose name starts with "_"
+THEME_FILES = ("report.scss", "print.typ")
+PAGE_STYLESHEET = "pages.css"  # the pages written without Quarto: nbconvert's and the site index
 ARTICLE = "report.ipynb"  # the article, staged at the root of the folder Quarto renders
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 # A link or image: not one whose brackets are escaped (\[x\](y) is text from the records, escape.markdown).
@@ -330,6 +352,16 @@ def stage_article(executed: Path, folder: Path, notebooks: list[dict], article: 
     return staged
 
 
+def stage_theme(folder: Path) -> Path:
+    """Copy the theme (:data:`THEME_FILES`) into ``folder``/_theme, as the
+    Quarto projects name it; each file replaced, never rewritten in place."""
+    target = folder / THEME_FOLDER
+    target.mkdir(parents=True, exist_ok=True)
+    for name in THEME_FILES:
+        write_replacing(target / name, (THEME_SOURCE / name).read_text(encoding="utf-8"))
+    return target
+
+
 def quarto_error(output: str, lines: int = 12) -> str:
     """Quarto's own last error lines, without colour codes or its stack trace."""
     kept = [
@@ -376,6 +408,7 @@ def render_quarto_manuscript(executed: Path, folder: Path, template: dict, artic
     for stale in (output_dir, folder / ".quarto"):
         _remove(stale)
     stage_article(executed, folder, notebooks, article)
+    stage_theme(folder)
     project_file = folder / QUARTO_TEMPLATE
     scratch = project_file.with_name(f".{project_file.name}.tmp")
     scratch.write_text(

@@ -190,7 +190,8 @@ def execute_site(
         failed = target.with_name(f"{target.stem}.failed.ipynb")
         nbformat.write(notebook, failed)
         raise StageFailed(f"site {site}", error.ename, error.evalue, failed) from None
-    notebook = titled(numbered_as_fresh(pipeline.strip_run_metadata(notebook, settings.paths.root)), site)
+    notebook = pipeline.strip_run_metadata(notebook, settings.paths.root)
+    notebook = titled(numbered_as_fresh(pipeline.with_alt_text_options(notebook)), site)
     notebook.metadata.setdefault("papermill", {})["output_path"] = shown(target, settings.paths.root)
     scratch = target.with_name(f".{target.name}.tmp")
     nbformat.write(notebook, scratch)
@@ -243,11 +244,9 @@ def index_html(
             '<meta charset="utf-8">',
             render.CSP_META,  # no script here either: the policy forbids them
             f"<title>{html_text(title)}</title>",
-            "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}"
-            "table{border-collapse:collapse}th,td{padding:.3em .7em;border-bottom:1px solid #ccc;text-align:right}"
-            "th:first-child,td:first-child,th:last-child,td:last-child{text-align:left}</style>",
+            f"<style>\n{render.page_style()}</style>",  # the report's colours, as every page the package writes
             "</head>",
-            "<body>",
+            '<body class="site-index">',
             f"<h1>{html_text(title)}</h1>",
             f"<p>{plural(len(table), 'site')} open at the cut-off; {flagged} {'needs' if flagged == 1 else 'need'} "
             f"attention (mean mentoring below the expected "
@@ -257,14 +256,14 @@ def index_html(
             f'<p>The trial as a whole: <a href="{html_text(main_report)}">the main report</a>.</p>'
             if main_report
             else "",
-            "<table>",
+            '<div class="table-scroll"><table>',
             "<thead><tr><th>Site</th><th>Months in study</th><th>Total mentoring (minutes)</th>"
             "<th>Mean mentoring per month (minutes)</th><th>% by phone or Microsoft Teams</th><th>OTs</th>"
             "<th>Needs attention</th></tr></thead>",
             "<tbody>",
             *rows,
             "</tbody>",
-            "</table>",
+            "</table></div>",
             "</body>",
             "</html>",
             "",
@@ -303,17 +302,72 @@ def page_files(folder: Path, site: int, renderer: str) -> list[Path]:
     return [executed] + [folder / f"{page_stem(site)}{suffix}" for suffix in rendered]
 
 
-QUARTO_SITE_PROJECT = {
-    "project": {"type": "default", "output-dir": ".."},  # the pages beside the index, the notebooks below them
-    "format": {"html": {"embed-resources": True, "echo": False, "lang": "en-GB"}, "typst": {"echo": False}},
-    "execute": {"enabled": False},  # the kernel already executed them
-}
+# What a site page takes from the report's Quarto project (_quarto.yml), so
+# that the pages and the report read as one publication: the HTML theme and
+# language; the PDF's paper, margins, type size, language, print rules and
+# PDF/UA-1. A site page is short: no table of contents, no numbered sections.
+SHARED_HTML_OPTIONS = ("theme", "lang")
+SHARED_TYPST_OPTIONS = ("papersize", "margin", "fontsize", "fig-format", "lang", "include-in-header", "pdf-standard")
+SITE_LIBRARIES = "site_libs"  # Quarto's scripts and styles, one copy beside the pages
 
 
-def render_with_quarto(executed_folder: Path, sites: list[int]) -> None:
-    """Every executed site notebook of ``executed_folder`` to a self-contained
-    HTML page and a Typst PDF in the folder above, in one Quarto run (a run
-    per page would pay Quarto's start once a page)."""
+def quarto_site_project(template: dict) -> dict:
+    """The site pages' Quarto project, from the report's (``template``)."""
+    formats = template.get("format", {})
+    html_options = {key: formats["html"][key] for key in SHARED_HTML_OPTIONS if key in formats.get("html", {})}
+    typst_options = {key: formats["typst"][key] for key in SHARED_TYPST_OPTIONS if key in formats.get("typst", {})}
+    return {
+        "project": {"type": "default", "output-dir": ".."},  # the pages beside the index, the notebooks below them
+        "format": {
+            # Not self-contained: the 16 pages share one copy of Quarto's
+            # libraries (site_libs/) instead of embedding 1.3 MB each.
+            "html": {**html_options, "echo": False},
+            "typst": {**typst_options, "echo": False},
+        },
+        "execute": {"enabled": False},  # the kernel already executed them
+    }
+
+
+def _tree_digest(folder: Path) -> str:
+    """One digest of every file under ``folder``, by relative path and content."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def share_libraries(folder: Path, stems: list[str]) -> None:
+    """One copy of Quarto's libraries for every page: a default Quarto project
+    gives each page its own (``site-N_files/libs``, about 1 MB of Bootstrap
+    and scripts). Each page whose copy is the same as the first is pointed at
+    ``site_libs/`` and its copy removed; a page whose copy differs keeps it.
+    Every file is new (moved or replaced), never rewritten in place: the
+    run's snapshot holds hard links to the last good pages."""
+    shared = folder / SITE_LIBRARIES
+    shared_digest = None
+    for stem in stems:
+        libs = folder / f"{stem}_files" / "libs"
+        if not libs.is_dir():
+            continue
+        digest = _tree_digest(libs)
+        if shared_digest is None:
+            libs.rename(shared)
+            shared_digest = digest
+        elif digest == shared_digest:
+            shutil.rmtree(libs)
+        else:
+            continue
+        page = folder / f"{stem}.html"
+        render.write_replacing(
+            page, page.read_text(encoding="utf-8").replace(f"{stem}_files/libs/", f"{SITE_LIBRARIES}/")
+        )
+
+
+def render_with_quarto(executed_folder: Path, sites: list[int], template: dict) -> None:
+    """Every executed site notebook of ``executed_folder`` to an HTML page
+    (Quarto's libraries in one shared ``site_libs/``) and a Typst PDF in the
+    folder above, in one Quarto run (a run per page would pay Quarto's start
+    once a page), in the report's style (``template``: its Quarto project)."""
     import subprocess
 
     import yaml
@@ -326,9 +380,12 @@ def render_with_quarto(executed_folder: Path, sites: list[int]) -> None:
     # Quarto must write new files, not rewrite the old ones the run's snapshot links to.
     for stale in sorted(executed_folder.parent.glob("site-*.html")) + sorted(executed_folder.parent.glob("site-*.pdf")):
         stale.unlink()
+    for stale in [executed_folder.parent / SITE_LIBRARIES, *sorted(executed_folder.parent.glob("site-*_files"))]:
+        shutil.rmtree(stale, ignore_errors=True)
+    render.stage_theme(executed_folder)
     render.write_replacing(
         executed_folder / "_quarto.yml",
-        "# Written by mentoring_eval.site_pages\n" + yaml.safe_dump(QUARTO_SITE_PROJECT, sort_keys=False),
+        "# Written by mentoring_eval.site_pages\n" + yaml.safe_dump(quarto_site_project(template), sort_keys=False),
     )
     completed = subprocess.run([quarto, "render"], cwd=executed_folder, capture_output=True, text=True)
     shutil.rmtree(executed_folder / ".quarto", ignore_errors=True)
@@ -338,6 +395,7 @@ def render_with_quarto(executed_folder: Path, sites: list[int]) -> None:
     if completed.returncode != 0 or missing:
         last_lines = "\n".join((completed.stdout + completed.stderr).strip().splitlines()[-12:])
         raise RenderError(f"quarto render of the site pages failed in {executed_folder}:\n{last_lines}")
+    share_libraries(executed_folder.parent, [page_stem(site) for site in sites])
 
 
 def make_site_pages(
@@ -355,7 +413,11 @@ def make_site_pages(
     state_path = folder / STATE_FILE
     saved = {} if force else pipeline._read_state(state_path)
     upstream = pipeline._read_state(settings.paths.report / pipeline.STATE_FILE).get("site metrics", "")
-    code = pipeline.package_code_digest()
+    template = render.load_quarto_template(settings.paths.root) if chosen_renderer == "quarto" else {}
+    # The report's Quarto options (theme, paper, print rules) are part of a Quarto page.
+    code = pipeline.package_code_digest() + (
+        hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest() if template else ""
+    )
     main_link = os.path.relpath(main_report, folder) if main_report else None
     # The fingerprint of "site 0": everything a page depends on but its site.
     run_key = hashlib.sha256(
@@ -412,9 +474,15 @@ def make_site_pages(
     for path in sorted(folder.glob("site-*.*")) + sorted((folder / EXECUTED_FOLDER).glob("site-*.ipynb")):
         if path not in wanted:  # another site's, or another renderer's
             path.unlink()
+    wanted_stems = {page_stem(int(site)) for site in kept} if chosen_renderer == "quarto" else set()
+    for files in sorted(folder.glob("site-*_files")):  # Quarto's figures of a page no longer wanted
+        if files.name.removesuffix("_files") not in wanted_stems:
+            shutil.rmtree(files)
+    if chosen_renderer != "quarto":  # nbconvert's pages are self-contained: no Quarto libraries left behind
+        shutil.rmtree(folder / SITE_LIBRARIES, ignore_errors=True)
     if chosen_renderer == "quarto" and made:
         started = time.perf_counter()
-        render_with_quarto(folder / EXECUTED_FOLDER, sorted(int(site) for site in kept))
+        render_with_quarto(folder / EXECUTED_FOLDER, sorted(int(site) for site in kept), template)
         state.update({str(site): current[site] for site in made})
         say(f"[sites render] quarto, {len(kept)} pages, in {time.perf_counter() - started:.1f} s")
     # The rendered page and its PDF; the executed notebook when nothing is rendered.
