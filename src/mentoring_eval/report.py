@@ -7,6 +7,7 @@ real tables for both HTML and Typst PDF, and nbconvert renders as HTML.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -100,20 +101,32 @@ def column_weights(cells: list[list[str]], line: int = LINE_CHARACTERS) -> list[
     ]
 
 
+# A cell that states only numbers: a number (signed, with a decimal point or
+# a percent sign) or a range of two.
+_NUMBER = r"[+−-]?\d+(?:\.\d+)?%?"
+NUMBER_TEXT = re.compile(rf"{_NUMBER}(?:–{_NUMBER})?")
+
+
 def markdown_table(
     table: pd.DataFrame, headers: dict[str, str] | None = None, decimals: dict[str, int] | None = None
 ) -> str:
-    """A pipe table; numeric columns right-aligned. Every cell is text, never
+    """A pipe table; numeric columns right-aligned (numbers, or text that is
+    only numbers: ``22.5``, ``8–25``, ``−7.1``), so that their digits line up. Every cell is text, never
     markup (``escape.markdown``: codes, file names, anything from the
     records shows as typed). A column without a header given is headed by
     its name, capitalised."""
     headers = headers or {}
     decimals = decimals or {}
     columns = list(table.columns)
-    numeric = {c: pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c]) for c in columns}
 
     def cell(value: object, column: str) -> str:
         return format_value(value, decimals.get(column))
+
+    numeric = {
+        c: (pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c]))
+        or (len(table) > 0 and all(NUMBER_TEXT.fullmatch(cell(v, c)) for v in table[c]))
+        for c in columns
+    }
 
     rows = [[str(headers.get(c, str(c)[:1].upper() + str(c)[1:])) for c in columns]]
     rows += [[cell(v, c) for v, c in zip(row, columns)] for row in table.itertuples(index=False)]
