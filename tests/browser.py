@@ -105,6 +105,59 @@ def axe_violations(driver, page: Path) -> list[dict]:
     return found
 
 
+FOCUSED = """
+const element = document.activeElement, style = getComputedStyle(element);
+return {tag: element.tagName, href: element.getAttribute("href") || "", outline: style.outlineStyle,
+        width: parseFloat(style.outlineWidth) || 0, shadow: style.boxShadow};
+"""
+
+
+def keyboard_tour(driver, page: Path, presses: int) -> list[dict]:
+    """Where each press of Tab lands on ``page`` and how it is drawn:
+    ``[{"tag", "href", "outline", "width", "shadow"}]``."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    driver.get(Path(page).resolve().as_uri())
+    stops = []
+    for _ in range(presses):
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+        stops.append(driver.execute_script(FOCUSED))
+    return stops
+
+
+def visibly_focused(stop: dict) -> bool:
+    """An outline of at least 2 px, or a focus ring drawn as a box shadow."""
+    return (stop["outline"] not in ("none", "") and stop["width"] >= 2) or stop["shadow"] not in ("none", "")
+
+
+BROKEN_CELLS = """
+const number = /^[+\u2212-]?[0-9][0-9.,]*%?(\u2013[0-9][0-9.,]*%?)?$/;
+const broken = [];
+for (const cell of document.querySelectorAll('td[style*="text-align: right"], td[style*="text-align:right"]')) {
+  const text = cell.innerText.trim();
+  if (!number.test(text)) continue;
+  const range = document.createRange();
+  range.selectNodeContents(cell);
+  const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+  if (lines.size > 1) broken.push(text);
+}
+return broken;
+"""
+
+
+def numbers_broken_across_lines(driver, page: Path, width: int) -> list[str]:
+    """The cells of ``page``'s number columns (right-aligned) holding a number
+    or a range of two that the browser, ``width`` px wide, prints on more
+    than one line. (In a column of words a range may break after its dash.)"""
+    driver.set_window_size(width, 900)
+    try:
+        driver.get(Path(page).resolve().as_uri())
+        return driver.execute_script(BROKEN_CELLS)
+    finally:
+        driver.set_window_size(1280, 900)
+
+
 def count_elements(violations: list[dict]) -> int:
     return sum(len(violation["nodes"]) for violation in violations)
 

@@ -7,6 +7,10 @@ nbconvert, into folders outside the project. The checks run wherever
 Chromium, its driver, Selenium and axe-core (``npm ci``, which ``make test``
 runs) are present, and skip saying which is missing where they are not; the
 Quarto pages also need a ``quarto`` command.
+
+The PDFs Quarto writes (the report and every site page) are checked here too,
+from the same render: PDF/UA-1 as far as their structure shows it
+(``tests/pdf_structure.py``), and A4.
 """
 
 from __future__ import annotations
@@ -18,11 +22,19 @@ from pathlib import Path
 
 import pytest
 
-from browser import axe_violations, chromium, count_elements, described, missing_tools
+from browser import (
+    axe_violations,
+    chromium,
+    count_elements,
+    described,
+    keyboard_tour,
+    missing_tools,
+    numbers_broken_across_lines,
+    visibly_focused,
+)
+from pdf_structure import Structure, read_structure
 
 ROOT = Path(__file__).resolve().parents[1]
-
-pytestmark = pytest.mark.skipif(missing_tools() is not None, reason=f"no browser check here: {missing_tools()}")
 
 
 def make_pages(folder: Path, renderer: str) -> Path:
@@ -51,6 +63,9 @@ def make_pages(folder: Path, renderer: str) -> Path:
 
 @pytest.fixture(scope="module")
 def browser():
+    why_not = missing_tools()
+    if why_not:
+        pytest.skip(f"no browser check here: {why_not}")
     with chromium() as driver:
         yield driver
 
@@ -128,9 +143,99 @@ def test_quarto_pages_pass_wcag_aa(browser, quarto_report, kind):
     assert_no_violations(browser, quarto_pages(quarto_report)[kind])
 
 
+def test_the_keyboard_reaches_the_contents_and_links_of_the_article_visibly(browser, quarto_report):
+    """Tab goes through the PDF link, every entry of the table of contents,
+    the appendix notebooks and on into the text, each link drawn with a
+    visible focus ring (Quarto's own CSS takes it off the contents' links)."""
+    stops = keyboard_tour(browser, quarto_report / "quarto" / "index.html", 30)
+    links = [stop for stop in stops if stop["tag"] == "A"]
+    reached = {stop["href"] for stop in links}
+    assert {"report.pdf", "#summary", "#provenance", "#computational-appendix"} <= reached
+    assert any(href.startswith("notebooks/01_clean") for href in reached)
+    assert [stop["href"] for stop in links if not visibly_focused(stop)] == []
+
+
+@pytest.mark.parametrize("page", ["quarto/index.html", "sites/site-2.html", "sites/index.html"])
+def test_on_a_phone_no_number_is_broken_across_lines(browser, quarto_report, page):
+    """400 px wide, a table scrolls sideways rather than printing 1086 as
+    "108" over "6" (a rule meant for SHA-256s once broke every word)."""
+    assert numbers_broken_across_lines(browser, quarto_report / page, 400) == []
+
+
 # ---------------------------------------------------------------- nbconvert
 
 
 @pytest.mark.parametrize("kind", ["report", "site pages", "site index"])
 def test_nbconvert_pages_pass_wcag_aa(browser, nbconvert_report, kind):
     assert_no_violations(browser, nbconvert_pages(nbconvert_report)[kind])
+
+
+def test_the_keyboard_reaches_the_links_of_the_nbconvert_pages_visibly(browser, nbconvert_report):
+    for page in (nbconvert_report / "report.html", nbconvert_report / "sites" / "index.html"):
+        links = [stop for stop in keyboard_tour(browser, page, 12) if stop["tag"] == "A"]
+        assert links, f"{page.name}: Tab reaches no link"
+        assert [stop["href"] for stop in links if not visibly_focused(stop)] == [], page.name
+
+
+# ---------------------------------------------------------------- PDF/UA-1
+
+
+def pdfs(report: Path) -> list[Path]:
+    """Every PDF the project writes: the report's and each site page's."""
+    return [report / "quarto" / "report.pdf", *sorted((report / "sites").glob("site-*.pdf"))]
+
+
+def pdf_ua_problems(structure: Structure) -> list[str]:
+    """What keeps a PDF from the parts of PDF/UA-1 checked here."""
+    problems = []
+    if not (structure.marked and structure.tagged):
+        problems.append("not tagged (/MarkInfo /Marked true and a /StructTreeRoot)")
+    if not structure.lang:
+        problems.append("no /Lang")
+    if not structure.title or not structure.shows_title:
+        problems.append("no title shown in the title bar (a /Title and /DisplayDocTitle true)")
+    if structure.ua_part != "1":
+        problems.append("does not declare PDF/UA-1 (pdfuaid:part 1 in its XMP metadata)")
+    if not structure.figure_alts or not all(structure.figure_alts):
+        problems.append(f"a Figure without /Alt (alt texts: {structure.figure_alts})")
+    if not all(structure.table_header_cells):
+        problems.append(f"a Table without TH cells (TH per table: {structure.table_header_cells})")
+    return problems
+
+
+def test_the_pdf_check_finds_an_untagged_pdf(tmp_path):
+    """A chart saved by matplotlib as PDF: untagged, no language, no alt text."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    figure = Figure()
+    figure.add_subplot().bar([1, 2], [3, 4])
+    figure.savefig(tmp_path / "chart.pdf")
+    problems = pdf_ua_problems(read_structure(tmp_path / "chart.pdf"))
+    assert any("not tagged" in p for p in problems) and any("/Lang" in p for p in problems)
+    assert any("Figure without /Alt" in p for p in problems)
+
+
+def test_every_pdf_is_pdf_ua_1_with_alt_text_and_table_headers(quarto_report):
+    found = {pdf.name: pdf_ua_problems(read_structure(pdf)) for pdf in pdfs(quarto_report)}
+    assert len(found) == 17  # the report and 16 site pages
+    assert not {name: problems for name, problems in found.items() if problems}
+
+
+def test_every_pdf_names_its_document_in_its_language(quarto_report):
+    report = read_structure(quarto_report / "quarto" / "report.pdf")
+    site = read_structure(quarto_report / "sites" / "site-2.pdf")
+    assert report.lang == site.lang == "en-GB"
+    assert report.title.startswith("Mentoring in the RETAKE trial") and site.title.startswith("Mentoring at site 2")
+    assert site.figure_alts[0].startswith("Bar chart of site 2's mentoring minutes")
+
+
+def test_every_pdf_is_a4(quarto_report):
+    import pdfplumber
+
+    for pdf in pdfs(quarto_report):
+        with pdfplumber.open(pdf) as document:
+            sizes = {(round(page.width), round(page.height)) for page in document.pages}
+        assert sizes == {(595, 842)}, f"{pdf.name}: {sizes} points, not A4"

@@ -351,3 +351,19 @@ def test_markdown_table_cells_are_text_never_markup():
     assert [cell.strip() for cell in page.cells[0::2]] == HOSTILE_CELLS
     plain = pd.DataFrame({"file": ["x" * len(cell) for cell in HOSTILE_CELLS], "bytes": table["bytes"]})
     assert markdown.splitlines()[1] == report.markdown_table(plain).splitlines()[1]  # widths of the text shown
+
+
+def test_a_column_of_numbers_written_as_text_is_right_aligned():
+    """Medians, ranges and signed differences formatted as text line up like numbers; words do not."""
+    table = pd.DataFrame(
+        {
+            "column": ["Months", "Minutes"],
+            "median": ["22.5", "1602.5"],
+            "range": ["8–25", "612–2906"],
+            "against": ["−7.1", "+0.9"],
+            "change": ["no change", "+45"],
+        }
+    )
+    separator = report.markdown_table(table).splitlines()[1].strip("|").split("|")
+    assert [cell.startswith(":") for cell in separator] == [True, False, False, False, True]
+    assert [cell.endswith(":") for cell in separator] == [False, True, True, True, False]
