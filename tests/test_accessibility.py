@@ -16,8 +16,6 @@ from the same render: PDF/UA-1 as far as their structure shows it
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -33,29 +31,15 @@ from browser import (
     visibly_focused,
 )
 from pdf_structure import Structure, read_structure
+from pipeline_runs import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_pages(folder: Path, renderer: str) -> Path:
     """The report and every site page, rendered by ``renderer`` into ``folder``; the report folder."""
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mentoring_eval",
-            "sites",
-            "--renderer",
-            renderer,
-            "--processed",
-            str(folder / "processed"),
-            "--report",
-            str(folder / "report"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
+    completed = run_cli(
+        processed=folder / "processed", report=folder / "report", renderer=renderer, timeout=900, subcommand="sites"
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     return folder / "report"
