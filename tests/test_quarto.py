@@ -142,6 +142,16 @@ def test_html_links_the_stage_notebooks_as_its_computational_appendix(rendered):
     assert 'href="report.pdf"' in page  # the PDF is one click away
 
 
+def test_the_pdf_is_offered_once_by_what_a_reader_calls_it(rendered):
+    """One "Other formats" link to the PDF, named for a reader (Quarto 1.10
+    also listed it a second time as "Typst")."""
+    page = rendered["html"].read_text(encoding="utf-8")
+    formats = page[page.index('class="quarto-alternate-formats"') :]
+    formats = formats[: formats.index("</nav>")]
+    assert formats.count('href="report.pdf"') == 1
+    assert "PDF (A4, for print)" in formats and ">Typst<" not in formats
+
+
 # ---------------------------------------------------------------- the PDF
 
 
