@@ -446,7 +446,8 @@ def test_quarto_pages_share_one_copy_of_their_libraries(tmp_path):
 def test_quarto_site_pages_take_the_reports_theme_and_print_rules():
     template = render.load_quarto_template(ROOT)
     project = site_pages.quarto_site_project(template)
-    assert project["format"]["html"]["theme"] == template["format"]["html"]["theme"]
+    for option in ("theme", "lang", "format-links"):  # the PDF linked as "PDF (A4, for print)", not "Typst"
+        assert project["format"]["html"][option] == template["format"]["html"][option], option
     for option in ("papersize", "margin", "fontsize", "lang", "include-in-header", "pdf-standard"):
         assert project["format"]["typst"][option] == template["format"]["typst"][option], option
     assert project["format"]["typst"]["papersize"] == "a4" and project["format"]["typst"]["pdf-standard"] == "ua-1"

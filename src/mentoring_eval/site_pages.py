@@ -304,9 +304,9 @@ def page_files(folder: Path, site: int, renderer: str) -> list[Path]:
 
 # What a site page takes from the report's Quarto project (_quarto.yml), so
 # that the pages and the report read as one publication: the HTML theme and
-# language; the PDF's paper, margins, type size, language, print rules and
+# language, and its PDF link's name; the PDF's paper, margins, type size, language, print rules and
 # PDF/UA-1. A site page is short: no table of contents, no numbered sections.
-SHARED_HTML_OPTIONS = ("theme", "lang")
+SHARED_HTML_OPTIONS = ("theme", "lang", "format-links")
 SHARED_TYPST_OPTIONS = ("papersize", "margin", "fontsize", "fig-format", "lang", "include-in-header", "pdf-standard")
 SITE_LIBRARIES = "site_libs"  # Quarto's scripts and styles, one copy beside the pages
 
