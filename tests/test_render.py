@@ -217,3 +217,15 @@ def test_escaped_links_are_text_and_are_not_rebased():
         rebased
         == escape.markdown("[x](javascript:alert(1)) ![y](img.png) [z](page.html)") + " [real](notebooks/page.html)"
     )
+
+
+def test_with_the_code_hidden_only_what_may_scroll_is_a_tab_stop():
+    """nbconvert makes every paragraph a tab stop; a keyboard user should reach
+    the links, and still be able to scroll a wide table or chart."""
+    page = (
+        '<div class="jp-Notebook"><div class="jp-Cell-inputWrapper" tabindex="0"><p>Text</p></div>'
+        '<div class="jp-OutputArea-output" tabindex="0"><p>More <a href="x.html">x</a></p></div>'
+        '<div class="jp-OutputArea-output" tabindex="0"><table><tr><td>1</td></tr></table></div></div>'
+    )
+    assert render.without_needless_tab_stops(page).count('tabindex="0"') == 1
+    assert '<div class="jp-OutputArea-output" tabindex="0"><table>' in render.without_needless_tab_stops(page)

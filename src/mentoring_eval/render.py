@@ -228,6 +228,20 @@ def with_page_style(page: str) -> str:
     return f"{page[:end]}<style>\n{page_style()}</style>\n{page[end:]}"
 
 
+def without_needless_tab_stops(page: str) -> str:
+    """nbconvert makes every cell's input and every output a tab stop (so that
+    a reader can scroll wide code by keyboard). With the code hidden, a
+    keyboard user then tabs through every paragraph before reaching a link.
+    Only what may scroll sideways (a table, a chart, code) stays a tab stop."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(page, features="html.parser")
+    for element in soup.select("div.jp-Cell-inputWrapper[tabindex], div.jp-OutputArea-output[tabindex]"):
+        if not element.select_one("table, svg, img, pre"):
+            del element["tabindex"]
+    return str(soup)
+
+
 def html_exporter():
     """nbconvert's exporter as the report uses it: code hidden, images inline.
     Building one loads its templates; a caller rendering many pages keeps one."""
@@ -256,7 +270,7 @@ def self_contained_html(
         for container, key in _markdown_texts(notebook):
             container[key] = rebase_links(container[key], base, target_folder)
     body, _ = (exporter or html_exporter()).from_notebook_node(notebook, resources={"metadata": {"name": "report"}})
-    return with_page_style(with_content_security_policy(without_scripts(body)))
+    return with_page_style(with_content_security_policy(without_scripts(without_needless_tab_stops(body))))
 
 
 def write_replacing(target: Path, text: str) -> None:
