@@ -16,13 +16,15 @@ from mentoring_eval.pipeline import (
     STAGES,
     RunSettings,
     StageFailed,
-    all_or_nothing,
     execute_notebook,
+    strip_run_metadata,
+)
+from mentoring_eval.runs import (
+    all_or_nothing,
     package_code_digest,
     recover_interrupted_run,
     remove_scratch_notebooks,
     stage_fingerprint,
-    strip_run_metadata,
 )
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -25,9 +25,9 @@ from mentoring_eval.pipeline import (
     RunSettings,
     StageFailed,
     execute_notebook,
-    run_pipeline,
 )
 from mentoring_eval.render import RENDERERS, RenderError
+from mentoring_eval.runs import run_pipeline
 from mentoring_eval.wording import plural
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2

@@ -19,7 +19,7 @@ so a page is the same bytes whichever sites ran before it.
 
 Incremental (a page is redone only when its notebook, parameters, the
 package's code, the main run's outputs or the renderer changed) and all or
-nothing with the main run (:func:`pipeline.all_or_nothing`).
+nothing with the main run (:func:`runs.all_or_nothing`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mentoring_eval import kernels, pipeline, render
+from mentoring_eval import kernels, pipeline, render, runs
 from mentoring_eval.errors import InputError
 from mentoring_eval.paths import shown
 from mentoring_eval.pipeline import RunSettings, StageFailed
@@ -352,9 +352,9 @@ def make_site_pages(
     chosen_renderer, _ = choose_renderer(renderer)
     folder = sites_folder(settings)
     state_path = folder / STATE_FILE
-    saved = {} if force else pipeline._read_state(state_path)
-    upstream = pipeline._read_state(settings.paths.report / pipeline.STATE_FILE).get("site metrics", "")
-    code = pipeline.package_code_digest()
+    saved = {} if force else runs.read_state(state_path)
+    upstream = runs.read_state(settings.paths.report / runs.STATE_FILE).get("site metrics", "")
+    code = runs.package_code_digest()
     main_link = os.path.relpath(main_report, folder) if main_report else None
     # The fingerprint of "site 0": everything a page depends on but its site.
     run_key = hashlib.sha256(
@@ -392,7 +392,7 @@ def make_site_pages(
                 continue
             started = time.perf_counter()
             state.pop(str(site), None)
-            pipeline._write_state(state_path, {"pages": state})
+            runs.write_state(state_path, {"pages": state})
             notebook = execute_site(kernel(), source, settings, site, files[0])
             if exporter is not None:
                 render.write_replacing(files[1], render.self_contained_html(notebook, files[0].parent, exporter))
@@ -400,7 +400,7 @@ def make_site_pages(
             say(f"{label} done in {time.perf_counter() - started:.1f} s")
             if chosen_renderer != "quarto":  # Quarto's pages are only done once it has rendered them all
                 state[str(site)] = current[site]
-                pipeline._write_state(state_path, {"pages": state})
+                runs.write_state(state_path, {"pages": state})
     # Pages of other sites stay only while current: a --site run after the
     # records changed must not leave last month's numbers linked as this month's.
     kept = {str(site) for site in made} | {
@@ -440,7 +440,7 @@ def make_site_pages(
             copy.parent.mkdir(parents=True, exist_ok=True)
             render.write_replacing(copy, text)
     pages = tuple(linked[site][0] for site in sorted(linked))
-    pipeline._write_state(
+    runs.write_state(
         state_path,
         {
             "pages": state,
@@ -480,7 +480,7 @@ def run_site_pages(
     """The main run (each stage skipped when unchanged), then the site pages,
     under the main run's lock; all or nothing: a failure leaves the last good
     report and pages as they were."""
-    with pipeline.exclusive_run(settings, wait, say):
-        rendered = pipeline._run_and_render(settings, renderer, force, say)
+    with runs.exclusive_run(settings, wait, say):
+        rendered = runs.run_and_render(settings, renderer, force, say)
         main_report = next((path for path in rendered.outputs if path.suffix == ".html"), None)
         return rendered, make_site_pages(settings, named, renderer, force, say, main_report)
