@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from mentoring_eval import paths
+from mentoring_eval.bundle import DEFAULT_OUT
 from mentoring_eval.errors import InputError
 from mentoring_eval.kernels import STAGE_KERNEL_ENVIRONMENT
 from mentoring_eval.locking import FolderBusy
@@ -33,10 +34,19 @@ from mentoring_eval.wording import plural
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_BUSY = 75  # EX_TEMPFAIL of sysexits.h: try again later (another run is using the folders)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a run stopped by Ctrl-C
+EXIT_CANNOT_JUDGE = 3  # verify: this machine cannot re-run the archive as it was made
 EXIT_STATUSES = (
     f"exit status: {EXIT_OK} success; {EXIT_BAD_INPUT} bad input (one line on standard error); "
     f"{EXIT_BUSY} another run is using an output folder (with --no-wait); {EXIT_INTERRUPTED} "
     f"interrupted (Ctrl-C); {EXIT_FAILED} anything else"
+)
+
+
+VERIFY_EXIT_STATUSES = (
+    f"exit status: {EXIT_OK} every output byte-identical; {EXIT_FAILED} an output differs (the first ones named) or "
+    f"the archived pipeline failed; {EXIT_BAD_INPUT} the archive or the records are not what it says (one line); "
+    f"{EXIT_CANNOT_JUDGE} cannot judge here (another Python version, no wheels for this platform); "
+    f"{EXIT_INTERRUPTED} interrupted"
 )
 
 
@@ -119,6 +129,32 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="only this site (repeat for several; default: every site open at the cut-off)",
     )
+    bundle = commands.add_parser(
+        "bundle",
+        help="the run, then one archive a reviewer can check (report, outputs, code, pins, input hashes)",
+        epilog=EXIT_STATUSES,
+    )
+    _add_run_options(bundle)
+    bundle.add_argument("--out", metavar="FILE", default=DEFAULT_OUT, help=f"the archive (default: {DEFAULT_OUT})")
+    bundle.add_argument(
+        "--include-records",
+        action="store_true",
+        help="put the records in even though they are not the bundled synthetic ones (participants' records: "
+        "only when you may share them)",
+    )
+    verify = commands.add_parser(
+        "verify",
+        help="re-run an archive from the archive alone and say whether every output is byte-identical",
+        epilog=VERIFY_EXIT_STATUSES,
+    )
+    verify.add_argument("archive", metavar="ARCHIVE", help="the archive bundle wrote")
+    verify.add_argument("--raw", metavar="DIR", help="your copy of the records (checked against the archived SHA-256)")
+    verify.add_argument(
+        "--reuse-env",
+        metavar="PATH",
+        help="an existing environment (its folder or its python) instead of a fresh one; it must hold exactly "
+        "the archive's pins (checked)",
+    )
     commands.add_parser(
         "baselines",
         help="re-execute the notebooks in place with their default parameters "
@@ -171,6 +207,46 @@ def command_sites(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_bundle(args: argparse.Namespace) -> int:
+    from mentoring_eval.bundle import make_bundle
+
+    settings = _settings(args)
+    print(
+        f"{settings.trial.heading} bundle as of {settings.as_of.isoformat()} from {_shown(settings.paths.raw)}",
+        flush=True,
+    )
+    made = make_bundle(
+        settings,
+        Path(args.out).resolve(),
+        args.renderer,
+        args.force,
+        args.include_records,
+        say=lambda line: print(line, flush=True),
+        wait=args.wait,
+    )
+    print(f"bundle: {_shown(made.path)} ({made.files} files, {made.path.stat().st_size / 1e6:.1f} MB)")
+    return EXIT_OK
+
+
+def command_verify(args: argparse.Namespace) -> int:
+    from mentoring_eval.verify import CannotJudge, PipelineFailed, verify
+
+    say = lambda line: print(line, flush=True)  # noqa: E731
+    try:
+        return verify(
+            Path(args.archive),
+            Path(args.raw).resolve() if args.raw else None,
+            Path(args.reuse_env).absolute() if args.reuse_env else None,
+            say,
+        )
+    except CannotJudge as error:
+        print(f"cannot judge: {error}", file=sys.stderr)
+        return EXIT_CANNOT_JUDGE
+    except PipelineFailed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+
+
 def command_baselines(_: argparse.Namespace) -> int:
     """Execute each notebook in place, in order, with its default parameters
     (the site report's: the canonical site)."""
@@ -192,7 +268,14 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in STAGE_KERNEL_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
     try:
-        return {"run": command_run, "sites": command_sites, "baselines": command_baselines}[args.command](args)
+        command = {
+            "run": command_run,
+            "sites": command_sites,
+            "bundle": command_bundle,
+            "verify": command_verify,
+            "baselines": command_baselines,
+        }[args.command]
+        return command(args)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # imported where used: importing it costs a second, and a no-
 from mentoring_eval.errors import InputError
 from mentoring_eval.kernels import StageKernel
 from mentoring_eval.paths import ProjectPaths, shown
-from mentoring_eval.provenance import INPUT_RECORD
+from mentoring_eval.provenance import INPUT_RECORD, git_commit
 from mentoring_eval.trial import TrialDescription, read_trial_description
 
 PUBLISHED_AS_OF = date(2020, 4, 1)  # the cut-off of the published Table 4
@@ -58,6 +58,8 @@ class Stage:
     notebook: str
     parameters: Callable[[RunSettings], dict]
     outputs: Callable[[RunSettings], list[Path]] = field(default=lambda settings: [])
+    # What else the stage's outputs state, so that a change reruns it.
+    also_depends_on: Callable[[RunSettings], str] = field(default=lambda settings: "")
 
 
 # Folders are passed to the notebooks as paths.shown gives them: relative to the
@@ -118,7 +120,8 @@ STAGES = (
         "site metrics", "02_site_metrics.ipynb", _metrics_parameters, lambda s: [s.paths.processed / "site_metrics.csv"]
     ),
     Stage("figures", "03_figures.ipynb", _figures_parameters, lambda s: [s.paths.report / "figures"]),
-    Stage("report", "04_report.ipynb", _report_parameters),
+    # The report names the commit of the code it was made with (its provenance).
+    Stage("report", "04_report.ipynb", _report_parameters, also_depends_on=lambda s: git_commit(s.paths.root)),
 )
 
 

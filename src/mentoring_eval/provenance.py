@@ -123,9 +123,20 @@ def package_versions(names: tuple[str, ...] = REPORTED_PACKAGES) -> pd.DataFrame
     return pd.DataFrame(rows, columns=["package", "version"])
 
 
+# Written by ``bundle`` at the root of the code it archives: the commit that
+# code is, as :func:`git_commit` said it when the run was bundled. An unpacked
+# archive is no git checkout, yet its report must name the same commit.
+SOURCE_COMMIT_FILE = "SOURCE_COMMIT"
+
+
 def git_commit(folder: Path) -> str:
     """The commit of the checkout ``folder`` is in, with "+ uncommitted changes"
-    when the work tree differs; "unknown" outside git."""
+    when the work tree differs; the commit an archived copy of the code records
+    (:data:`SOURCE_COMMIT_FILE`, never committed, so read first); "unknown"
+    outside git."""
+    recorded = Path(folder) / SOURCE_COMMIT_FILE
+    if recorded.is_file():
+        return recorded.read_text(encoding="utf-8").strip()
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, check=True

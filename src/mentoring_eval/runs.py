@@ -69,6 +69,7 @@ def stage_fingerprint(stage: Stage, settings: RunSettings, upstream: str, code: 
             "parameters": stage.parameters(settings),
             "code": code,
             "upstream": upstream,
+            **({"also": also} if (also := stage.also_depends_on(settings)) else {}),
         },
         sort_keys=True,
     )

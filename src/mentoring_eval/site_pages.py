@@ -469,6 +469,29 @@ def _unchanged_run(saved: dict, run_key: str, folder: Path, renderer: str) -> di
     return last if all(path.exists() for path in made) else None
 
 
+def current_site_files(settings: RunSettings, renderer: str) -> list[Path]:
+    """The index and every file of each site page, when every page the last
+    ``sites`` made is current for this run (same inputs, code, notebook and
+    renderer, every file there); [] otherwise. Call after the main run."""
+    folder = sites_folder(settings)
+    saved = runs.read_state(folder / STATE_FILE)
+    pages = saved.get("pages", {})
+    index = folder / INDEX_PAGE
+    if not pages or not index.is_file():
+        return []
+    upstream = runs.read_state(settings.paths.report / runs.STATE_FILE).get("site metrics", "")
+    code = runs.package_code_digest()
+    files = [index]
+    for site, fingerprint in sorted(pages.items(), key=lambda item: int(item[0])):
+        made = page_files(folder, int(site), renderer)
+        if fingerprint != _fingerprint(settings, int(site), upstream, code, renderer) or not all(
+            path.exists() for path in made
+        ):
+            return []
+        files += made
+    return files
+
+
 def run_site_pages(
     settings: RunSettings,
     named: list[int] | None = None,
