@@ -15,10 +15,15 @@ QUARTO_CLI := quarto-cli==1.10.19
 STYLE_CHECK ?= 1
 RUFF_PATHS := src tests benchmarks
 
-.PHONY: report test soak lint lab baselines bench synth clean-outputs
+.PHONY: report quarto-report test soak lint lab baselines bench synth clean-outputs
 
 report: $(STAMP)
 	$(PY) -m mentoring_eval run
+
+# What `quarto render` and `quarto preview` at the root run first (_quarto.yml's
+# pre-render): the pipeline, rendered by Quarto.
+quarto-report: $(STAMP)
+	$(PY) -m mentoring_eval run --renderer quarto
 
 # The tests on two workers (pytest-xdist), each test file on one worker as a
 # whole, the ten slowest listed at the end (to see where the minutes go); then nbval over the notebooks, in order, in one process (they share

@@ -103,21 +103,26 @@ def _git(root: Path, *arguments: str) -> str:
         raise InputError(f"{root}: not a git checkout; bundle takes the code from git (its files and commit)") from None
 
 
-def is_code(name: str) -> bool:
-    return not name.startswith(NOT_CODE) and not any(part.startswith(".") for part in name.split("/")[:-1])
+def is_code(name: str, run_folders: tuple[str, ...] = ()) -> bool:
+    """Whether a file of the project is code: not under :data:`NOT_CODE`, a
+    hidden folder or one of the run's own folders (records, outputs: a
+    records folder inside the project must never travel as code)."""
+    excluded = NOT_CODE + tuple(f"{folder.rstrip('/')}/" for folder in run_folders)
+    return not name.startswith(excluded) and not any(part.startswith(".") for part in name.split("/")[:-1])
 
 
-def code_files(root: Path) -> list[str]:
+def code_files(root: Path, run_folders: tuple[str, ...]) -> list[str]:
     """The project's files as the working tree holds them: tracked ones and new
-    ones git does not ignore (a new module is code too), minus :data:`NOT_CODE`."""
+    ones git does not ignore (a new module is code too), minus what is not code
+    (:func:`is_code`)."""
     listed = _git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
-    return sorted({name for name in listed if name and is_code(name) and (root / name).is_file()})
+    return sorted({name for name in listed if name and is_code(name, run_folders) and (root / name).is_file()})
 
 
-def uncommitted_changes(root: Path) -> tuple[str, ...]:
+def uncommitted_changes(root: Path, run_folders: tuple[str, ...]) -> tuple[str, ...]:
     """The archived files that differ from the commit (changed, added or new)."""
     lines = _git(root, "status", "--porcelain=v1", "-z", "--untracked-files=all").split("\0")
-    return tuple(sorted({line[3:] for line in lines if len(line) > 3 and is_code(line[3:])}))
+    return tuple(sorted({line[3:] for line in lines if len(line) > 3 and is_code(line[3:], run_folders)}))
 
 
 def pin_files(names: list[str]) -> list[str]:
@@ -320,8 +325,9 @@ def make_bundle(
 
     folders = inside_project(settings)
     root = settings.paths.root
-    code = code_files(root)  # before the run: not a git checkout is said at once
-    uncommitted = uncommitted_changes(root)
+    run_folders = tuple(folders.values())
+    code = code_files(root, run_folders)  # before the run: not a git checkout is said at once
+    uncommitted = uncommitted_changes(root, run_folders)
     with runs.exclusive_run(settings, wait, say):
         rendered = runs.run_and_render(settings, renderer, force, say)
         if rendered.renderer != "nbconvert":  # verify compares the nbconvert report: there must be one, current
