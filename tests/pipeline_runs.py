@@ -30,15 +30,20 @@ Snapshot = dict[str, bytes]  # "processed/..." or "report/..." -> the file's byt
 
 
 def cli_command(
-    *args: str, processed: Path, report: Path, raw: Path | None = None, renderer: str = "nbconvert"
+    *args: str,
+    processed: Path,
+    report: Path,
+    raw: Path | None = None,
+    renderer: str = "nbconvert",
+    subcommand: str = "run",
 ) -> list[str]:
-    """The command as a user types it. The output folders are required
-    arguments, so no run can write into the project's."""
+    """The command (``run``, or ``subcommand``) as a user types it. The output
+    folders are required arguments, so no run can write into the project's."""
     command = [
         sys.executable,
         "-m",
         "mentoring_eval",
-        "run",
+        subcommand,
         "--processed",
         str(processed),
         "--report",
@@ -58,12 +63,13 @@ def run_cli(
     renderer: str = "nbconvert",
     env: dict[str, str] | None = None,
     timeout: int = 600,
+    subcommand: str = "run",
 ) -> subprocess.CompletedProcess:
     """``python -m mentoring_eval run`` as a user types it, from the project
     folder. The output folders are required, so no test writes into the
     project's own."""
     return subprocess.run(
-        cli_command(*args, processed=processed, report=report, raw=raw, renderer=renderer),
+        cli_command(*args, processed=processed, report=report, raw=raw, renderer=renderer, subcommand=subcommand),
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -3,7 +3,9 @@ reconciliation, the reference tables, and what it writes."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from mentoring_eval.clean import (
 )
 from mentoring_eval.errors import InputError
 from mentoring_eval.inputs import LOG_COLUMNS
+from mentoring_eval.normalise import LEAVE_CATEGORIES, leave_reason_categories
 from mentoring_eval.outputs import STAGING_PREFIX
 
 AS_OF = "2020-04-01"
@@ -486,7 +489,7 @@ def test_clean_ots():
     }
     assert ots["ot_id"].tolist() == ["OT1", "OT2"]
     assert ots["left_on"].tolist()[0] == pd.Timestamp("2019-01-31") and pd.isna(ots["left_on"].tolist()[1])
-    assert ots["leave_reason"].tolist() == ["maternity leave", ""]
+    assert ots["leave_reason"].tolist() == ["maternity leave", "not recorded"]
 
 
 def test_clean_competency():
@@ -658,7 +661,7 @@ def test_run_clean_stage_writes_every_output(tmp_path):
     assert pd.read_parquet(processed / "sites.parquet")["site"].tolist() == [1, 2, 7]
     recorded = provenance.read_input_record(processed)
     pd.testing.assert_frame_equal(recorded, provenance.input_file_hashes(tmp_path / "raw"))
-    assert pd.read_parquet(processed / "ots.parquet")["leave_reason"].tolist() == ["", "new job"]
+    assert pd.read_parquet(processed / "ots.parquet")["leave_reason"].tolist() == ["not recorded", "new job"]
 
 
 def test_notes_never_reach_any_output(tmp_path):
@@ -783,3 +786,176 @@ def test_xlsx_log_runs_end_to_end(tmp_path):
         [pd.Timestamp("2019-06-14"), 2, 90.0],
     ]
     assert b"Jane" not in (tmp_path / "processed" / "quarantine.csv").read_bytes()
+
+
+# --- hostile text: codes have a shape, leave reasons are categories, CSVs are safe to open ---
+
+# Payloads a code field must refuse: markup of every target, a formula, a
+# name, and codes of the wrong length or with separators at the ends.
+BAD_CODES = [
+    "OT<b onmouseover=alert(1)>77</b>",
+    "<script>alert(1)</script>",
+    "[x](javascript:alert(1))",
+    "![x](http://evil.example/x.png)",
+    "#set text(red)",
+    "{{< pagebreak >}}",
+    "OT`1`",
+    "OT$1$",
+    "OT\\1",
+    '=HYPERLINK("http://evil.example","click")',
+    "-OT1",
+    "OT1-",
+    "OT 1",
+    "Jane Doe",
+    "O" * 33,
+]
+GOOD_CODES = ["OT1", "M6", "P0001", "ot-07", "RTK.01_0001", "7", "A" * 32]
+
+
+@pytest.mark.parametrize("code", GOOD_CODES)
+def test_codes_of_the_documented_shape_are_codes(code):
+    assert normalise.is_code(pd.Series([code, f" {code} "])).tolist() == [True, True]
+
+
+@pytest.mark.parametrize("code", BAD_CODES)
+def test_anything_else_is_not_a_code(code):
+    assert not normalise.is_code(pd.Series([code])).iloc[0]
+
+
+@pytest.mark.parametrize("code", BAD_CODES)
+@pytest.mark.parametrize(
+    ("table", "row", "column", "file"),
+    [
+        ("participants", PARTICIPANT, "participant_id", "participants.csv"),
+        ("ots", OT, "ot_id", "ots.csv"),
+        ("competency", ASSESSMENT, "ot_id", "competency.csv"),
+    ],
+)
+def test_a_reference_code_of_another_shape_is_bad_input_naming_file_line_and_column(code, table, row, column, file):
+    with pytest.raises(InputError) as raised:
+        REFERENCE_CLEANERS[table]([row, {**row, column: code}])
+    message = str(raised.value)
+    assert message.startswith(f"{file} line 3, column {column}: {code.strip()!r} is not a code (")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("site", ["<b>7</b>", "Site 7<script>", "1234567", "S" + "9" * 30])
+def test_a_site_that_is_not_a_site_number_is_bad_input(site):
+    with pytest.raises(InputError, match=r"^sites\.csv line 2, column site: .* is not a site$"):
+        REFERENCE_CLEANERS["sites"]([(site, "2018-03-01")])
+
+
+@pytest.mark.parametrize("code", BAD_CODES)
+@pytest.mark.parametrize(("column", "reason"), [("mentor", "invalid mentor code"), ("ots", "invalid OT code")])
+def test_a_log_row_with_a_code_of_another_shape_is_quarantined(code, column, reason):
+    value = f"OT2; {code}" if column == "ots" else code
+    result = cleaned({}, {column: value})
+    assert result.quarantine[["source_line", "reason", column]].to_dict("records") == [
+        {"source_line": 3, "reason": reason, column: value}
+    ]
+    assert result.contacts["source_line"].tolist() == [2]
+    credited = set(result.contacts["mentor"].astype(str)) | set(result.contacts["ots"].astype(str))
+    assert credited == {GOOD_ROW["mentor"], GOOD_ROW["ots"]}
+
+
+def test_a_blank_mentor_or_ot_list_is_still_understood():
+    result = cleaned({"mentor": ""}, {"ots": " ; "})
+    assert result.quarantine.empty and len(result.contacts) == 2
+
+
+def test_a_bad_code_reason_comes_in_column_order_with_the_others():
+    result = cleaned({}, {"mentor": "<b>M1</b>", "ots": "OT<1>", "minutes": "=1+1"})
+    assert result.quarantine["reason"].tolist() == ["invalid mentor code; invalid OT code; invalid minutes"]
+
+
+# --- leave reasons -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reason", "category"),
+    [
+        ("maternity leave", "maternity leave"),
+        (" Maternity Leave ", "maternity leave"),
+        ("MATERNITY", "maternity leave"),
+        ("mat leave", "maternity leave"),
+        ("Mat. leave", "maternity leave"),
+        ("new job", "new job"),
+        ("New job<script>alert('x')</script>", "new job"),
+        ("new post", "new job"),
+        ("New role in the community team", "new job"),
+        ("took another job", "new job"),
+        ("promotion", "new job"),
+        ("Promoted to band 7", "new job"),
+        ("moved trust", "new job"),
+        ("clinical pressures", "clinical pressures"),
+        ("Clinical pressure", "clinical pressures"),
+        ("clinical workload", "clinical pressures"),
+        ("caseload too high", "clinical pressures"),
+        ("", "not recorded"),
+        ("  ", "not recorded"),
+        ("NA", "not recorded"),
+        ("n/a", "not recorded"),
+        ("unknown", "not recorded"),
+        ("Left after a dispute with her manager", "other"),
+        ("retired", "other"),
+        ("<b onmouseover=alert(1)>x</b>", "other"),
+        ('=HYPERLINK("http://evil.example")', "other"),
+    ],
+)
+def test_leave_reasons_map_to_categories(reason, category):
+    assert leave_reason_categories(pd.Series([reason])).tolist() == [category]
+
+
+def test_only_categories_leave_the_clean_stage(tmp_path):
+    hostile = "Left after a dispute with her manager <script>alert(1)</script>"
+    raw = write_raw(tmp_path / "raw")
+    ots = (raw / "ots.csv").read_text().rstrip("\n").split("\n")
+    ots[-1] = ots[-1].rsplit(",", 1)[0] + f',"{hostile}"'
+    (raw / "ots.csv").write_text("\n".join(ots) + "\n")
+    run_clean_stage(raw, tmp_path / "processed", "2020-04-01")
+    reasons = pd.read_parquet(tmp_path / "processed" / "ots.parquet")["leave_reason"]
+    assert set(reasons) <= set(LEAVE_CATEGORIES) and "other" in set(reasons)
+    for written in (tmp_path / "processed").iterdir():
+        assert b"dispute" not in written.read_bytes(), written.name
+
+
+# --- CSV files a person opens ----------------------------------------------------
+
+
+def test_the_quarantine_is_safe_to_open_and_numbers_stay_numbers(tmp_path):
+    hostile_rows = [
+        "2019-06-09,1,M1,OT1,phone,60,planned,a good row",
+        '2019-06-10,"=HYPERLINK(""http://evil.example"",""click"")",M1,OT1,phone,60,planned,x',
+        "2019-06-11,1,M1,OT1,phone,=1+1,planned,x",
+        "2019-06-12,1,M1,OT1,phone,-15,planned,x",
+        "2019-06-13,1,@SUM(A1),OT1,phone,60,planned,x",
+        "2019-06-14,1,M1,OT1,+phone,60,planned,x",
+        '2019-06-15,1,M1,OT1,phone,60,"\turgent",x',
+        "2019-06-16,1,M1,OT1,phone,-1.5e1 min,planned,x",
+    ]
+    raw = write_raw(tmp_path / "raw", ["date,site,mentor,ots,mode,minutes,kind,notes", *hostile_rows])
+    run_clean_stage(raw, tmp_path / "processed", "2020-04-01")
+    text = (tmp_path / "processed" / "quarantine.csv").read_text(encoding="utf-8")
+    cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+    risky = [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert risky == ["-15"]  # the one plain number: negative minutes stay a number
+    quarantine = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    assert set(quarantine["site"]) >= {'\'=HYPERLINK("http://evil.example","click")'}
+    assert set(quarantine["minutes"]) >= {"'=1+1", "-15", "'-1.5e1 min"}
+    assert set(quarantine["mentor"]) >= {"'@SUM(A1)"}
+    assert set(quarantine["mode"]) >= {"'+phone"}
+    assert set(quarantine["kind"]) >= {"'\turgent"}
+    assert pd.read_csv(io.StringIO(text))["source_line"].dtype == "int64"
+
+
+def test_reading_the_input_record_back_is_exact(tmp_path):
+    raw = write_raw(tmp_path / "raw")
+    for name in ("=cmd.txt", "-draft.csv", "'=quoted.txt", "@list.txt"):
+        (raw / name).write_text("not an input the pipeline reads\n")
+    run_clean_stage(raw, tmp_path / "processed", "2020-04-01")
+    record = (tmp_path / "processed" / provenance.INPUT_RECORD).read_text(encoding="utf-8")
+    assert not any(line[:1] in "=+-@" for line in record.splitlines())
+    pd.testing.assert_frame_equal(
+        provenance.read_input_record(tmp_path / "processed"), provenance.input_file_hashes(raw)
+    )
+    assert provenance.recorded_inputs_digest(tmp_path / "processed") == provenance.raw_inputs_digest(raw)

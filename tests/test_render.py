@@ -1,6 +1,7 @@
 """Choosing a renderer, the nbconvert fallback, and preparing a folder for
 Quarto (the render itself is checked in test_quarto.py, where Quarto is)."""
 
+from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
@@ -140,4 +141,57 @@ def test_quartos_last_error_lines_without_colours_or_stack_trace():
     assert render.quarto_error(output) == (
         "  [1/4] report/notebooks/01_clean.ipynb\n"
         "  ERROR: NotFound: No such file or directory (os error 2): readfile 'x.ipynb'\n  Path: x.ipynb"
+    )
+
+
+# ---------------------------------------------------------------- no script, and a policy that forbids them
+
+
+class _Elements(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append((tag, dict(attrs)))
+
+
+def test_nbconvert_pages_carry_no_script_and_forbid_scripts(tmp_path):
+    notebook = nbformat.v4.new_notebook()
+    code = nbformat.v4.new_code_cell("display(...)")
+    code.outputs = [
+        nbformat.v4.new_output("display_data", data={"application/javascript": "alert(31337)", "text/plain": "x"}),
+        nbformat.v4.new_output("display_data", data={"text/markdown": "Some $x$ math", "text/plain": "x"}),
+    ]
+    notebook.cells = [code]
+    notebook.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    source = tmp_path / "04_report.ipynb"
+    nbformat.write(notebook, source)
+    page = render.render_with_nbconvert(source, tmp_path).outputs[0].read_text()
+    parsed = _Elements()
+    parsed.feed(page)
+    assert [tag for tag, _ in parsed.elements if tag == "script"] == []
+    assert "alert(31337)" not in page
+    head = [tag for tag, _ in parsed.elements]
+    first_meta = parsed.elements[head.index("head") + 1]
+    assert first_meta == ("meta", {"http-equiv": "Content-Security-Policy", "content": render.CONTENT_SECURITY_POLICY})
+    policy = dict(part.strip().split(" ", 1) for part in render.CONTENT_SECURITY_POLICY.split(";"))
+    assert policy["default-src"] == "'none'" and policy["script-src"] == "'none'"
+
+
+def test_an_escaped_reference_is_not_resolved(tmp_path):
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_markdown_cell("See @tbl-t, not \\@tbl-t.\n\n| a |\n|---|\n| 1 |\n\n: T {#tbl-t}")]
+    resolved = render.resolve_cross_references(notebook, tmp_path)
+    assert "See Table 1, not \\@tbl-t." in resolved.cells[0].source
+
+
+def test_escaped_links_are_text_and_are_not_rebased():
+    from mentoring_eval import escape
+
+    text = escape.markdown("[x](javascript:alert(1)) ![y](img.png) [z](page.html)") + " [real](page.html)"
+    rebased = render.rebase_links(text, Path("/r/notebooks"), Path("/r"))
+    assert (
+        rebased
+        == escape.markdown("[x](javascript:alert(1)) ![y](img.png) [z](page.html)") + " [real](notebooks/page.html)"
     )

@@ -293,7 +293,9 @@ def test_a_users_own_trial_gets_its_own_correct_table4(own_trial, tmp_path):
     quarantine = pd.read_csv(tmp_path / "p" / "quarantine.csv")
     assert quarantine["reason"].tolist() == ["unknown site"]
     page = page_text(tmp_path / "r")
-    assert "the user's own" in page and "nothing to reproduce" in page
+    assert "the user's own" in page
+    # Another trial's report: none of the publication's content about RETAKE.
+    assert "Reproduction of the publication" not in page and "Qualitative findings" not in page
     assert "The records behind this report are synthetic." not in page
 
 
@@ -306,3 +308,46 @@ def test_figure_markdown_carries_caption_label_and_alt_text_for_quarto():
         "![Minutes by site](../figures/dose_by_site.svg){#fig-dose fig-alt=\"Bar chart; site 7 'highest'\"}"
     )
     assert render.FIGURE_DEFINITION.fullmatch(markdown)["alt"] == "Bar chart; site 7 'highest'"
+
+
+# ---------------------------------------------------------------- text from the records is data
+
+
+HOSTILE_CELLS = [
+    "<script>alert(31337)</script>",
+    "<b onmouseover=alert(31337)>x</b>",
+    "[x](javascript:alert(31337))",
+    "![x](http://evil.example/x.png)",
+    "{{< pagebreak >}}",
+    "`code` $x$ \\ *em* | bar",
+    "#set text(red)",
+]
+
+
+def test_markdown_table_cells_are_text_never_markup():
+    from html.parser import HTMLParser
+
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    class Elements(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags, self.cells = [], []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append(tag)
+            if tag == "td":
+                self.cells.append("")
+
+        def handle_data(self, data):
+            if self.cells and self.tags[-1] == "td":
+                self.cells[-1] += data
+
+    table = pd.DataFrame({"file": HOSTILE_CELLS, "bytes": range(len(HOSTILE_CELLS))})
+    markdown = report.markdown_table(table)
+    page = Elements()
+    page.feed(markdown2html_mistune(markdown))
+    assert set(page.tags) <= {"table", "thead", "tbody", "tr", "th", "td"}
+    assert [cell.strip() for cell in page.cells[0::2]] == HOSTILE_CELLS
+    plain = pd.DataFrame({"file": ["x" * len(cell) for cell in HOSTILE_CELLS], "bytes": table["bytes"]})
+    assert markdown.splitlines()[1] == report.markdown_table(plain).splitlines()[1]  # widths of the text shown

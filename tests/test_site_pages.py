@@ -260,7 +260,7 @@ def test_a_site_with_no_contacts_gets_a_page_of_zeros(other_trial):
     assert first_row(rows, "Total mentoring (minutes)")[1] == "0"
     assert first_row(rows, "% by phone or Microsoft Teams")[1] == "–"
     assert [first_row(rows, kind)[1:] for kind in ("planned", "additional", "ad hoc", "all kinds")] == [["0", "0"]] * 4
-    assert "no mentoring at all in 5" in page_of(other_trial, NO_CONTACTS_SITE)
+    assert "no mentoring in any of its 5 months" in page_of(other_trial, NO_CONTACTS_SITE)
 
 
 def test_a_site_whose_only_ot_left_unreplaced_says_so_in_the_main_reports_words(other_trial):

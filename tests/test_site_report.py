@@ -126,3 +126,24 @@ def test_flag_changes_say_what_was_raised_cleared_and_kept():
         == "Attention flags unchanged since 1 March 2020: still b."
     )
     assert site_report._flag_changes(flags(), flags(), since) == "Attention flags: none then or now."
+
+
+def test_ot_codes_in_a_sentence_are_text_never_markup():
+    """Codes have a shape by the time they reach a page (the clean stage
+    refuses others); the page escapes them all the same."""
+    from types import SimpleNamespace
+
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    code = "OT<b onmouseover=alert(31337)>7</b>"
+    ots = pd.DataFrame(
+        {
+            "ot_id": [code],
+            "site": [1],
+            "started_on": pd.to_datetime(["2020-03-10"]),
+            "left_on": pd.to_datetime([None]),
+        }
+    )
+    sentence = site_report._ot_changes(SimpleNamespace(ots=ots), 1, pd.Timestamp("2020-03-01"), "2020-04-01")
+    page = markdown2html_mistune(sentence)
+    assert "<b" not in page and "&lt;b onmouseover=alert(31337)&gt;7&lt;/b&gt; started on 10 March 2020" in page

@@ -145,9 +145,9 @@ def log_text(raw: RawInputs, column: str) -> pd.Series:
 
 
 def distinct_rows(log: pd.DataFrame) -> pd.DataFrame:
-    """Every row distinct: its source line appended to its mentor code, so
+    """Every row distinct: its source line appended to its mentor code (still a code), so
     that the cleaner sees no duplicates at all."""
-    return log.assign(mentor=log["mentor"].astype("str") + "#" + log["source_line"].astype("str"))
+    return log.assign(mentor=log["mentor"].astype("str") + "-" + log["source_line"].astype("str"))
 
 
 def month_first_dates(raw: RawInputs) -> pd.DataFrame:

@@ -137,16 +137,27 @@ def _read_minutes(text: pd.Series) -> tuple[pd.Series, np.ndarray]:
     )
 
 
+def _read_mentors(text: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    mentors = normalise.normalise_mentors(text)
+    invalid = ~normalise.is_blank(text) & ~normalise.is_code(text)
+    return mentors.where(~invalid, None), _problems([(invalid, "invalid mentor code")])
+
+
+def _ot_list_has_bad_code(text: str) -> bool:
+    return any(not normalise.CODE_PATTERN.fullmatch(code) for code in normalise.ot_codes(text))
+
+
+def _read_ot_lists(text: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    # A row naming an OT by something that is not a code (markup, a formula,
+    # a name) is quarantined: nothing but a code is ever credited as an OT.
+    ot_lists = normalise.normalise_ot_lists(text)
+    invalid = pd.Series([_ot_list_has_bad_code(value) for value in text], index=text.index, dtype=bool)
+    return ot_lists.where(~invalid, None), _problems([(invalid, "invalid OT code")])
+
+
 def _read_kinds(text: pd.Series) -> tuple[pd.Series, np.ndarray]:
     kinds = normalise.parse_kinds(text)
     return kinds, _problems([(kinds.isna(), "unknown kind")])
-
-
-def _without_problems(parse: Callable[[pd.Series], pd.Series]) -> Reader:
-    def read(text: pd.Series) -> tuple[pd.Series, np.ndarray]:
-        return parse(text), np.full(len(text), "", dtype=object)
-
-    return read
 
 
 def _log_readers(known_sites: frozenset[int]) -> dict[str, Reader]:
@@ -154,8 +165,8 @@ def _log_readers(known_sites: frozenset[int]) -> dict[str, Reader]:
     readers = {
         "date": _read_dates,
         "site": partial(_read_sites, known_sites=known_sites),
-        "mentor": _without_problems(normalise.normalise_mentors),
-        "ots": _without_problems(normalise.normalise_ot_lists),
+        "mentor": _read_mentors,
+        "ots": _read_ot_lists,
         "mode": _read_modes,
         "minutes": _read_minutes,
         "kind": _read_kinds,
@@ -411,6 +422,21 @@ def _required_text(raw: pd.DataFrame, file: str, column: str) -> pd.Series:
     return text.astype("str")
 
 
+def _required_code(raw: pd.DataFrame, file: str, column: str) -> pd.Series:
+    """An OT or participant code, stripped; a blank or a value of another
+    shape (``normalise.CODE_SHAPE``) is bad input."""
+    text = _required_text(raw, file, column)
+    _stop_at_first(
+        raw,
+        ~normalise.is_code(text),
+        lambda row: (
+            f"{file} line {row.source_line}, column {column}: {row[column].strip()!r} is not a code "
+            f"({normalise.CODE_SHAPE_WORDS})"
+        ),
+    )
+    return text
+
+
 def _reference_dates(raw: pd.DataFrame, file: str, column: str, blank_allowed: bool = False) -> pd.Series:
     dates = normalise.parse_dates(raw[column])
     unreadable = dates.isna() & ~(blank_allowed & normalise.is_blank(raw[column]))
@@ -465,7 +491,7 @@ def clean_participants(raw: pd.DataFrame, sites: pd.DataFrame) -> pd.DataFrame:
     file = "participants.csv"
     participants = pd.DataFrame(
         {
-            "participant_id": _required_text(raw, file, "participant_id"),
+            "participant_id": _required_code(raw, file, "participant_id"),
             "site": _reference_sites(raw, file, known=sites["site"]),
             "arm": _reference_arms(raw, file),
             "randomised_on": _reference_dates(raw, file, "randomised_on"),
@@ -476,16 +502,18 @@ def clean_participants(raw: pd.DataFrame, sites: pd.DataFrame) -> pd.DataFrame:
 
 def clean_ots(raw: pd.DataFrame, sites: pd.DataFrame) -> pd.DataFrame:
     """``ots.csv`` as text -> ``ot_id``, ``site``, ``started_on``, ``left_on``
-    (NaT while in post), ``leave_reason`` (stripped, lower case, "" when
-    blank); every site must be in ``sites``, nobody may leave before starting."""
+    (NaT while in post), ``leave_reason`` (its category,
+    ``normalise.LEAVE_CATEGORIES``: the text itself, free text about a
+    colleague, never leaves the clean stage); every site must be in
+    ``sites``, nobody may leave before starting."""
     file = "ots.csv"
     ots = pd.DataFrame(
         {
-            "ot_id": _required_text(raw, file, "ot_id"),
+            "ot_id": _required_code(raw, file, "ot_id"),
             "site": _reference_sites(raw, file, known=sites["site"]),
             "started_on": _reference_dates(raw, file, "started_on"),
             "left_on": _reference_dates(raw, file, "left_on", blank_allowed=True),
-            "leave_reason": raw["leave_reason"].str.strip().str.lower().astype("str"),
+            "leave_reason": normalise.leave_reason_categories(raw["leave_reason"]),
         }
     )
     _stop_at_first(
@@ -515,7 +543,7 @@ def clean_competency(raw: pd.DataFrame) -> pd.DataFrame:
     )
     competency = pd.DataFrame(
         {
-            "ot_id": _required_text(raw, file, "ot_id"),
+            "ot_id": _required_code(raw, file, "ot_id"),
             "assessed_on": _reference_dates(raw, file, "assessed_on"),
             "score": score,
         }

@@ -48,8 +48,9 @@ MONTH_NAMES = {
 # Outside these years a date is a typo (and beyond what datetime64[ns] holds).
 YEARS_UNDERSTOOD = (1900, 2199)
 
-# A site: `7`, `Site 7`, `site 07`, `S7`; a joint session joins several.
-_SITE = re.compile(r"^(?:site|s)?\s*(?P<number>\d+)$")
+# A site: `7`, `Site 7`, `site 07`, `S7`; a joint session joins several. Up
+# to six digits: more is a typo (and beyond what a site number is stored in).
+_SITE = re.compile(r"^(?:site|s)?\s*(?P<number>\d{1,6})$")
 _SITE_SEPARATOR = re.compile(r"\s*(?:;|&|,|\sand\s)\s*")
 
 _HOUR_UNITS = r"(?:h|hr|hrs|hour|hours)"
@@ -84,6 +85,42 @@ KINDS = {
     "adhoc": "ad hoc",
 }
 ARMS = {"essvr": "ESSVR", "usual care": "usual care"}
+
+# OT, mentor and participant codes: ASCII letters and digits, with `.`, `_`
+# or `-` between them, 1 to 32 characters, starting and ending with a letter
+# or digit (data/README.md says why). Nothing of this shape is markup in
+# Markdown, HTML, Typst or a chart label, or a formula in a spreadsheet.
+CODE_MAX_LENGTH = 32
+CODE_SHAPE = rf"[A-Za-z0-9](?:[A-Za-z0-9._-]{{0,{CODE_MAX_LENGTH - 2}}}[A-Za-z0-9])?"
+CODE_SHAPE_WORDS = (
+    f"a code is letters and digits, with '.', '_' or '-' between them, at most {CODE_MAX_LENGTH} characters"
+)
+CODE_PATTERN = re.compile(CODE_SHAPE)
+
+# Leave reasons are free text about a colleague: only their category leaves
+# the clean stage. The publication's three categories, then "other"; blank
+# (or a word for unknown) is "not recorded". Each reason is lower-cased, its
+# punctuation read as spaces, and matched against these words in this order:
+# the first category whose words it contains is its category.
+LEAVE_MATERNITY = "maternity leave"
+LEAVE_NEW_JOB = "new job"
+LEAVE_CLINICAL = "clinical pressures"
+LEAVE_OTHER = "other"
+LEAVE_NOT_RECORDED = "not recorded"
+LEAVE_CATEGORIES = (LEAVE_MATERNITY, LEAVE_NEW_JOB, LEAVE_CLINICAL, LEAVE_OTHER, LEAVE_NOT_RECORDED)
+LEAVE_REASON_WORDS = {
+    LEAVE_MATERNITY: r"\bmaternity\b|\bmat leave\b",
+    LEAVE_NEW_JOB: (
+        r"\bnew (?:job|jobs|post|role|position|employer)\b"
+        r"|\b(?:another|different|other) (?:job|post|role|position|employer|trust)\b"
+        r"|\bjob elsewhere\b|\bpromot(?:ed|ion)\b|\b(?:changed|moved) (?:job|jobs|post|role|trust)\b"
+    ),
+    LEAVE_CLINICAL: (
+        r"\bclinical (?:pressure|pressures|workload|demand|demands|commitments)\b"
+        r"|\b(?:workload|caseload|service pressure|service pressures)\b"
+    ),
+}
+LEAVE_NOT_RECORDED_WORDS = ("", "na", "n a", "none", "unknown", "not known", "not recorded", "nk")
 
 
 def distinct_values(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
@@ -229,13 +266,41 @@ def parse_arms(values: pd.Series) -> pd.Series:
     return per_distinct(values, _spelled(ARMS))
 
 
+def is_code(text: pd.Series) -> pd.Series:
+    """True where the text (stripped) has the shape of a code (``CODE_SHAPE``)."""
+    return text.str.strip().str.fullmatch(CODE_PATTERN.pattern).fillna(False).astype(bool)
+
+
+def _leave_categories_of_distinct(text: pd.Series) -> pd.Series:
+    key = text.str.lower().str.replace(r"[^0-9a-z]+", " ", regex=True).str.strip()
+    conditions = [key.str.contains(words, regex=True) for words in LEAVE_REASON_WORDS.values()]
+    conditions.append(key.isin(LEAVE_NOT_RECORDED_WORDS))
+    categories = np.select(conditions, [*LEAVE_REASON_WORDS, LEAVE_NOT_RECORDED], LEAVE_OTHER)
+    return pd.Series(categories, index=text.index, dtype="str")
+
+
+def leave_reason_categories(values: pd.Series) -> pd.Series:
+    """Each leave reason's category (``LEAVE_CATEGORIES``): ``maternity
+    leave`` (`maternity`, `mat leave`, …), ``new job`` (`new post`, `new
+    role`, `another job`, `promotion`, …), ``clinical pressures`` (`clinical
+    workload`, `caseload`, …), ``not recorded`` (blank, `NA`, `unknown`) or
+    ``other``: never the text itself."""
+    return per_distinct(values, _leave_categories_of_distinct)
+
+
 def normalise_mentors(values: pd.Series) -> pd.Series:
     """Mentor codes stripped and upper case (`m3 ` is `M3`)."""
     return per_distinct(values, lambda text: text.str.strip().str.upper())
 
 
+def ot_codes(text: str) -> list[str]:
+    """The OT codes of one ``ots`` spelling: split at `;`, stripped, upper
+    case, blanks left out, sorted."""
+    return sorted(code for code in (part.strip().upper() for part in text.split(";")) if code)
+
+
 def _ot_list(text: str) -> str:
-    return ";".join(sorted(code for code in (part.strip().upper() for part in text.split(";")) if code))
+    return ";".join(ot_codes(text))
 
 
 def _ot_lists_of_distinct(text: pd.Series) -> pd.Series:

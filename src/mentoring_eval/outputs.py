@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mentoring_eval.errors import InputError
+from mentoring_eval.escape import csv_table
 
 STAGING_PREFIX = ".staging-"
 
@@ -93,8 +94,13 @@ def write_parquet(
 
 
 def write_csv(table: pd.DataFrame, path: Path) -> None:
-    """Write ``table`` as UTF-8 CSV with ``\\n`` line endings, without the index."""
-    table.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
+    """Write ``table`` as UTF-8 CSV with ``\\n`` line endings, without the index.
+
+    People open these files in spreadsheets: a text cell that a spreadsheet
+    would evaluate (``=…``, ``+…``, ``-…``, ``@…``) is written with a leading
+    ``'`` (:func:`mentoring_eval.escape.csv_cell`); numbers stay numbers.
+    Every CSV the pipeline writes goes through here."""
+    csv_table(table).to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
 
 
 def write_json(document: Any, path: Path) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mentoring_eval.errors import InputError
+from mentoring_eval.escape import csv_restore
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,7 +86,8 @@ def read_input_record(processed_dir: Path) -> pd.DataFrame:
     path = Path(processed_dir) / INPUT_RECORD
     if not path.exists():
         raise InputError(f"{path}: not found; run the clean stage first")
-    return pd.read_csv(path, dtype={"file": "str", "bytes": "int64", "sha256": "str"}, keep_default_na=False)
+    record = pd.read_csv(path, dtype={"file": "str", "bytes": "int64", "sha256": "str"}, keep_default_na=False)
+    return record.assign(file=record["file"].map(csv_restore))  # written spreadsheet-safe (outputs.write_csv)
 
 
 def inputs_digest(file_hashes: Iterable[tuple[str, str]]) -> str:
@@ -108,7 +110,7 @@ def recorded_inputs_digest(processed_dir: Path) -> str:
     """The same digest, of the raw files as the clean stage read them (its
     :data:`INPUT_RECORD`): read with ``csv``, since the runner avoids pandas."""
     with open(Path(processed_dir) / INPUT_RECORD, newline="", encoding="utf-8") as record:
-        return inputs_digest((row["file"], row["sha256"]) for row in csv.DictReader(record))
+        return inputs_digest((csv_restore(row["file"]), row["sha256"]) for row in csv.DictReader(record))
 
 
 def package_versions(names: tuple[str, ...] = REPORTED_PACKAGES) -> pd.DataFrame:

@@ -8,7 +8,6 @@ re-executes anything: papermill already did.
 
 from __future__ import annotations
 
-import html
 import os
 import re
 import shutil
@@ -17,6 +16,8 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from mentoring_eval.escape import html_text, markdown
 
 if TYPE_CHECKING:  # imported where used: importing it costs a second, and a no-change rerun needs none
     import nbformat
@@ -59,7 +60,7 @@ FIGURE_DEFINITION = re.compile(
     r'!\[(?P<caption>[^\]]*)\]\((?P<path>[^)\s]+)\)\{#(?P<label>fig-[\w-]+)(?:\s+fig-alt="(?P<alt>[^"]*)")?\}'
 )
 TABLE_CAPTION = re.compile(r"^: (?P<caption>.+?) \{#(?P<label>tbl-[\w-]+)\}[ \t]*$", re.MULTILINE)
-REFERENCE = re.compile(r"@(?P<label>(?:fig|tbl)-[\w-]+)")
+REFERENCE = re.compile(r"(?<!\\)@(?P<label>(?:fig|tbl)-[\w-]+)")  # not an escaped \@ (text from the records)
 KIND_NAMES = {"fig": "Figure", "tbl": "Table"}
 
 
@@ -76,10 +77,13 @@ def front_matter(notebook: nbformat.NotebookNode) -> dict:
 
 def retitled(notebook: nbformat.NotebookNode, title: str) -> nbformat.NotebookNode:
     """The notebook with ``title`` in its front matter and metadata (Quarto
-    and nbconvert both take the page's title from there)."""
+    and nbconvert both take the page's title from there). The title may hold
+    the trial's name from its description (``trial.yml``): the front matter's
+    is Markdown to Quarto, so it is escaped there; the metadata's is plain
+    text, which nbconvert's template escapes for the page's ``<title>``."""
     import yaml
 
-    matter = {**front_matter(notebook), "title": title}
+    matter = {**front_matter(notebook), "title": markdown(title)}
     notebook.cells[0].source = "---\n" + yaml.safe_dump(matter, sort_keys=False, allow_unicode=True) + "---"
     notebook.metadata["title"] = title
     return notebook
@@ -90,7 +94,7 @@ def retitle_notebook_file(path: Path, title: str) -> None:
     import nbformat
 
     notebook = nbformat.read(path, as_version=4)
-    if front_matter(notebook).get("title") != title:
+    if front_matter(notebook).get("title") != markdown(title):
         nbformat.write(retitled(notebook, title), path)
 
 
@@ -101,7 +105,8 @@ def with_title(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
     matter = front_matter(notebook)
     if "title" in matter:
-        notebook.metadata["title"] = matter["title"]
+        # The front matter's title is Markdown; a plain one set with it (retitled) is the page's <title>.
+        notebook.metadata.setdefault("title", matter["title"])
         heading = f"# {matter['title']}" + (f"\n\n*{matter['subtitle']}*" if matter.get("subtitle") else "")
         notebook.cells.insert(0, new_markdown_cell(heading, id="report-title"))
     return notebook
@@ -142,11 +147,11 @@ def _inline_svg(path: Path) -> str:
 
 
 def _figure_html(match: re.Match, number: str, base: Path) -> str:
-    alt = html.escape(match["alt"] or match["caption"], quote=True)
+    alt = html_text(match["alt"] or match["caption"])
     return (
         f'<figure id="{match["label"]}" style="margin:1.5em 0">'
         f'<div role="img" aria-label="{alt}">{_inline_svg(base / match["path"])}</div>'
-        f"<figcaption><strong>{number}.</strong> {html.escape(match['caption'])}</figcaption></figure>"
+        f"<figcaption><strong>{number}.</strong> {html_text(match['caption'])}</figcaption></figure>"
     )
 
 
@@ -179,14 +184,34 @@ def resolve_cross_references(notebook: nbformat.NotebookNode, base: Path) -> nbf
     return notebook
 
 
-REMOTE_SCRIPT = re.compile(r"<script\b[^>]*>(?:(?!</script>).)*?</script>", re.DOTALL | re.IGNORECASE)
+SCRIPT = re.compile(r"<script\b[^>]*>.*?</script\s*>", re.DOTALL | re.IGNORECASE)
+# The self-contained pages need no script, nothing from the web and no form:
+# styles and images are inline (data: URIs, SVG). Declared in the page, the
+# policy holds wherever the file is opened (a browser reading a local file
+# has no server to send the header), so that even markup that escaped the
+# escaping (mentoring_eval.escape) could not run a script or load anything.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'none'"
+)
+CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
+_HEAD = re.compile(r"<head\b[^>]*>", re.IGNORECASE)
 
 
-def without_remote_scripts(page: str) -> str:
-    """Drop the scripts nbconvert's template loads from CDNs (require.js,
-    MathJax, Mermaid): the report needs none, and a report read offline or
-    archived must not depend on them."""
-    return REMOTE_SCRIPT.sub(lambda m: "" if re.search(r"https?://", m[0]) else m[0], page)
+def without_scripts(page: str) -> str:
+    """Drop every script of nbconvert's template: those it loads from CDNs
+    (require.js, MathJax, Mermaid) and its inline ones (widgets, JavaScript
+    outputs). The report needs none, a report read offline or archived must
+    not depend on them, and a page with no script runs nothing."""
+    return SCRIPT.sub("", page)
+
+
+def with_content_security_policy(page: str) -> str:
+    """``page`` declaring :data:`CONTENT_SECURITY_POLICY` first thing in its ``<head>``."""
+    head = _HEAD.search(page)
+    if head is None:
+        raise ValueError("the page has no <head> to declare its Content-Security-Policy in")
+    return f"{page[: head.end()]}\n{CSP_META}{page[head.end() :]}"
 
 
 def html_exporter():
@@ -208,7 +233,8 @@ def self_contained_html(
     notebook: nbformat.NotebookNode, base: Path, exporter=None, target_folder: Path | None = None
 ) -> str:
     """An executed notebook as one self-contained HTML page: cross-references
-    resolved, figures inline, no code, no scripts from the web. ``base`` is
+    resolved, figures inline, no code, no script, and a Content-Security-Policy
+    that forbids scripts. ``base`` is
     the folder the notebook's figure paths and links are relative to; links
     are rewritten for a page in ``target_folder`` when given."""
     notebook = with_title(resolve_cross_references(notebook, base))
@@ -216,7 +242,7 @@ def self_contained_html(
         for container, key in _markdown_texts(notebook):
             container[key] = rebase_links(container[key], base, target_folder)
     body, _ = (exporter or html_exporter()).from_notebook_node(notebook, resources={"metadata": {"name": "report"}})
-    return without_remote_scripts(body)
+    return with_content_security_policy(without_scripts(body))
 
 
 def write_replacing(target: Path, text: str) -> None:
@@ -247,7 +273,8 @@ QUARTO_TEMPLATE = "quarto/report.yml"  # in the project: the report's Quarto pro
 PROJECT_FILE = "_quarto.yml"  # Quarto's name for a project's file: the template, written into the report folder
 ARTICLE = "report.ipynb"  # the article, staged at the root of the folder Quarto renders
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
-MARKDOWN_TARGET = re.compile(r"(?P<head>!?\[[^\]\n]*\]\()(?P<target>[^)\s]+)(?P<tail>[)\s])")
+# A link or image: not one whose brackets are escaped (\[x\](y) is text from the records, escape.markdown).
+MARKDOWN_TARGET = re.compile(r"(?<!\\)(?P<head>!?\[(?:\\.|[^\\\]\n])*\]\()(?P<target>[^)\s]+)(?P<tail>[)\s])")
 
 
 def load_quarto_template(project_root: Path) -> dict:

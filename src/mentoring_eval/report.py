@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from mentoring_eval import escape
 from mentoring_eval.metrics import DEFAULT_CLOSE_MARGIN, DEFAULT_REPLACEMENT_LEAD_DAYS
 from mentoring_eval.provenance import cited_publication
 from mentoring_eval.rounding import ratio_half_up
@@ -102,23 +103,25 @@ def column_weights(cells: list[list[str]], line: int = LINE_CHARACTERS) -> list[
 def markdown_table(
     table: pd.DataFrame, headers: dict[str, str] | None = None, decimals: dict[str, int] | None = None
 ) -> str:
-    """A pipe table; numeric columns right-aligned. ``|`` in cells is escaped.
-    A column without a header given is headed by its name, capitalised."""
+    """A pipe table; numeric columns right-aligned. Every cell is text, never
+    markup (``escape.markdown``: codes, file names, anything from the
+    records shows as typed). A column without a header given is headed by
+    its name, capitalised."""
     headers = headers or {}
     decimals = decimals or {}
     columns = list(table.columns)
     numeric = {c: pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c]) for c in columns}
 
     def cell(value: object, column: str) -> str:
-        return format_value(value, decimals.get(column)).replace("|", "\\|").replace("\n", " ")
+        return format_value(value, decimals.get(column))
 
     rows = [[str(headers.get(c, str(c)[:1].upper() + str(c)[1:])) for c in columns]]
     rows += [[cell(v, c) for v, c in zip(row, columns)] for row in table.itertuples(index=False)]
-    separator = [
+    separator = [  # sized by the text as shown, not by its escapes
         "-" * weight + ":" if numeric[c] else ":" + "-" * weight for c, weight in zip(columns, column_weights(rows))
     ]
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join(separator) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
+    lines += ["| " + " | ".join(escape.markdown(text) for text in row) + " |" for row in rows[1:]]
     return "\n".join(lines)
 
 
@@ -263,7 +266,8 @@ def delivery_paragraph(delivery: dict[str, int], trial: TrialDescription) -> str
             )
         )
     protocol = (
-        f" The protocol of {trial.called}, as its trial description gives it: {trial.description}"
+        f" The protocol of {escape.markdown(trial.called)}, as its trial description gives it: "
+        f"{escape.markdown(trial.description)}"
         if trial.description
         else ""
     )
@@ -448,7 +452,7 @@ def turnover_sentence(site_metrics: SiteMetrics) -> str:
     return (
         f"{plural(len(departures), 'OT')} left during the study at "
         f"{plural(departures['site'].nunique(), 'site')} ("
-        + join_words(f"{reason}: {count}" for reason, count in reasons.items())
+        + join_words(f"{escape.markdown(reason)}: {count}" for reason, count in reasons.items())
         + "); "
         + (
             join_words(f"site {s} ({m})" for s, m in zip(unreplaced["site"], unreplaced["month"]))
@@ -514,7 +518,7 @@ FIGURES_FROM_EXECUTED_REPORT = "../figures"  # the runner writes the report to <
 
 def figure_markdown(name: str, label: str, figure_index: dict[str, dict[str, str]]) -> str:
     entry = figure_index[name]
-    alt = entry["alt_text"].replace('"', "'")
+    alt = escape.markdown_attribute(entry["alt_text"])
     return f'![{entry["caption"]}]({FIGURES_FROM_EXECUTED_REPORT}/{name}.svg){{#fig-{label} fig-alt="{alt}"}}'
 
 

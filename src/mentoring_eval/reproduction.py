@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 
 from .metrics import TABLE4_COLUMNS, as_timestamp, month_label, month_number
+from .normalise import LEAVE_NOT_RECORDED
 
 PUBLISHED_COLUMNS = TABLE4_COLUMNS[1:]
 COMPARISON_COLUMNS = ("site", "column", "computed", "published", "match")
@@ -314,13 +315,14 @@ def _pct_range(table: pd.DataFrame) -> tuple[float, float]:
 
 def _leaver_claims(ot_departures, facts, published_table4, **_) -> list[dict]:
     leavers = facts["leavers"]
-    reasons = ot_departures["leave_reason"].fillna("").str.strip().str.lower()
-    other_reasons = sorted(set(reasons) - set(leavers["reasons"]) - {""})
+    # Categories (normalise.LEAVE_CATEGORIES), as the clean stage wrote them.
+    reasons = ot_departures["leave_reason"].fillna(LEAVE_NOT_RECORDED)
+    other_reasons = sorted(set(reasons) - set(leavers["reasons"]) - {LEAVE_NOT_RECORDED})
     count_note = _implied_leavers_note(facts, published_table4)
     if other_reasons:
         count_note += f" Reasons in the records the text does not name: {', '.join(other_reasons)}."
-    if (reasons == "").any():
-        count_note += f" Leavers with no reason recorded: {int((reasons == '').sum())}."
+    if (reasons == LEAVE_NOT_RECORDED).any():
+        count_note += f" Leavers with no reason recorded: {int((reasons == LEAVE_NOT_RECORDED).sum())}."
     claims = [
         _claim("OTs who left during the study", leavers["ots"], len(ot_departures), count_note.strip()),
         _claim("Sites where an OT left", leavers["sites"], int(ot_departures["site"].nunique())),

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import html
 import json
 import os
 import shutil
@@ -38,6 +37,7 @@ from typing import TYPE_CHECKING
 
 from mentoring_eval import kernels, pipeline, render, runs
 from mentoring_eval.errors import InputError
+from mentoring_eval.escape import html_text
 from mentoring_eval.paths import shown
 from mentoring_eval.pipeline import RunSettings, StageFailed
 from mentoring_eval.provenance import sha256_of_file
@@ -216,13 +216,13 @@ def index_html(
     from mentoring_eval.wording import plural
 
     def cell(value: object, decimals: int | None = None) -> str:
-        return f"<td>{html.escape(format_value(value, decimals))}</td>"
+        return f"<td>{html_text(format_value(value, decimals))}</td>"
 
     rows = []
     for record in table.itertuples(index=False):
         links = pages.get(int(record.site), [])
-        name = f'<a href="{html.escape(links[0])}">Site {record.site}</a>' if links else f"Site {record.site}"
-        name += "".join(f' (<a href="{html.escape(link)}">{link.rsplit(".", 1)[-1].upper()}</a>)' for link in links[1:])
+        name = f'<a href="{html_text(links[0])}">Site {record.site}</a>' if links else f"Site {record.site}"
+        name += "".join(f' (<a href="{html_text(link)}">{link.rsplit(".", 1)[-1].upper()}</a>)' for link in links[1:])
         rows.append(
             "<tr>"
             + f"<td>{name}</td>"
@@ -231,7 +231,7 @@ def index_html(
             + cell(record.minutes_per_month)
             + cell(record.pct_phone_teams, 1)
             + cell(record.ots)
-            + f"<td>{html.escape(record.attention) if record.attention else 'no'}</td></tr>"
+            + f"<td>{html_text(record.attention) if record.attention else 'no'}</td></tr>"
         )
     flagged = int((table["attention"] != "").sum())
     title = f"{heading}: site feedback pages as of {long_date(as_of)}"
@@ -241,19 +241,20 @@ def index_html(
             '<html lang="en-GB">',
             "<head>",
             '<meta charset="utf-8">',
-            f"<title>{html.escape(title)}</title>",
+            render.CSP_META,  # no script here either: the policy forbids them
+            f"<title>{html_text(title)}</title>",
             "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}"
             "table{border-collapse:collapse}th,td{padding:.3em .7em;border-bottom:1px solid #ccc;text-align:right}"
             "th:first-child,td:first-child,th:last-child,td:last-child{text-align:left}</style>",
             "</head>",
             "<body>",
-            f"<h1>{html.escape(title)}</h1>",
+            f"<h1>{html_text(title)}</h1>",
             f"<p>{plural(len(table), 'site')} open at the cut-off; {flagged} {'needs' if flagged == 1 else 'need'} "
             f"attention (mean mentoring below the expected "
             f"{expected_minutes} minutes a month over the last three months, an OT who left and was not replaced, or "
             "low competency scores without more than the expected mentoring). Each site's page shows its Table 4 row "
             "against the trial, its months, OTs, attention flags and what changed since the previous month.</p>",
-            f'<p>The trial as a whole: <a href="{html.escape(main_report)}">the main report</a>.</p>'
+            f'<p>The trial as a whole: <a href="{html_text(main_report)}">the main report</a>.</p>'
             if main_report
             else "",
             "<table>",

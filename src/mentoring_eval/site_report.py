@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mentoring_eval import metrics, provenance, report, stages
+from mentoring_eval import escape, metrics, provenance, report, stages
 from mentoring_eval.errors import InputError
 from mentoring_eval.metrics import DateLike
 from mentoring_eval.paths import ProjectPaths
@@ -253,6 +253,8 @@ def months_sentence(monthly: pd.DataFrame, site: int, expected_minutes: float) -
     if months.empty:
         return "The site has no whole month in the study yet."
     minutes = months["minutes"].astype(float)
+    if not (minutes > 0).any():
+        return f"The site received no mentoring in any of its {report.plural(len(months), 'month')} in study."
     below = int((minutes < expected_minutes).sum())
     none = int((minutes == 0).sum())
     busiest = months.loc[minutes.idxmax()]
@@ -260,12 +262,8 @@ def months_sentence(monthly: pd.DataFrame, site: int, expected_minutes: float) -
     return (
         f"Of its {report.plural(len(months), 'month')} in study, the site received less than the expected "
         f"{expected_minutes:g} minutes in {in_months.get(below, below)} and no mentoring at all in "
-        f"{in_months.get(none, none)}; "
-        + (
-            f"its busiest month was {_month_words(busiest['month'])} ({_number(busiest['minutes'], 0)} minutes)."
-            if busiest["minutes"] > 0
-            else "no month had any mentoring."
-        )
+        f"{in_months.get(none, none)}; its busiest month was {_month_words(busiest['month'])} "
+        f"({_number(busiest['minutes'], 0)} minutes)."
     )
 
 
@@ -633,8 +631,13 @@ def _ot_changes(trial: Trial, site: int, since: pd.Timestamp, as_of: DateLike) -
     ots = trial.ots.loc[trial.ots["site"] == int(site)]
     started = ots.loc[(ots["started_on"] >= since) & (ots["started_on"] < cutoff)].sort_values(["started_on", "ot_id"])
     left = ots.loc[(ots["left_on"] >= since) & (ots["left_on"] < cutoff)].sort_values(["left_on", "ot_id"])
-    events = [f"{ot} started on {report.long_date(day)}" for ot, day in zip(started["ot_id"], started["started_on"])]
-    events += [f"{ot} left on {report.long_date(day)}" for ot, day in zip(left["ot_id"], left["left_on"])]
+    events = [
+        f"{escape.markdown(ot)} started on {report.long_date(day)}"
+        for ot, day in zip(started["ot_id"], started["started_on"])
+    ]
+    events += [
+        f"{escape.markdown(ot)} left on {report.long_date(day)}" for ot, day in zip(left["ot_id"], left["left_on"])
+    ]
     return (
         "OTs: " + report.join_words(events) + "."
         if events

@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from mentoring_eval.escape import chart_label
 from mentoring_eval.figures.dose import DOSE_BAND_STYLE, DOSE_BANDS
 from mentoring_eval.figures.heatmap import BEFORE_OPENING_STYLE, DEPARTURE_LABEL, DEPARTURE_STYLE, month_ticks
 from mentoring_eval.figures.labels import place_point_labels
@@ -138,7 +139,7 @@ def site_months(
             ax,
             events["x"].tolist(),
             events["y"].tolist(),
-            events["ot_id"].tolist(),
+            [chart_label(code) for code in events["ot_id"]],  # drawn as typed, never as mathtext
             marker_size_pt=MARKER_PT,
             avoid=[*expected_artists, *(bar for bar in bars if bar.get_height())],
         )
