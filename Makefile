@@ -70,6 +70,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_clean.py
 	$(PY) benchmarks/bench_pipeline.py
 	$(PY) benchmarks/bench_sites.py
+	$(PY) benchmarks/bench_bundle.py
 
 synth: $(STAMP)
 	$(PY) -m mentoring_eval.synth

@@ -29,6 +29,7 @@ from mentoring_eval.pipeline import (
 )
 from mentoring_eval.render import RENDERERS, RenderError
 from mentoring_eval.runs import run_pipeline
+from mentoring_eval.verify import CannotJudge, PipelineFailed, verify
 from mentoring_eval.wording import plural
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -176,15 +177,20 @@ def _settings(args: argparse.Namespace) -> RunSettings:
     return RunSettings(paths=paths.resolve(*given), as_of=args.as_of, expected_minutes=args.expected_minutes)
 
 
-def command_run(args: argparse.Namespace) -> int:
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _announced(args: argparse.Namespace, what: str) -> RunSettings:
+    """The run's settings, after the line saying what is made, as of when, from what."""
     settings = _settings(args)
-    print(
-        f"{settings.trial.heading} report as of {settings.as_of.isoformat()} from {_shown(settings.paths.raw)}",
-        flush=True,
-    )
-    rendered = run_pipeline(
-        settings, args.renderer, args.force, say=lambda line: print(line, flush=True), wait=args.wait
-    )
+    _say(f"{settings.trial.heading} {what} as of {settings.as_of.isoformat()} from {_shown(settings.paths.raw)}")
+    return settings
+
+
+def command_run(args: argparse.Namespace) -> int:
+    settings = _announced(args, "report")
+    rendered = run_pipeline(settings, args.renderer, args.force, say=_say, wait=args.wait)
     for output in rendered.outputs:
         print(f"report: {_shown(output)}")
     return EXIT_OK
@@ -193,14 +199,8 @@ def command_run(args: argparse.Namespace) -> int:
 def command_sites(args: argparse.Namespace) -> int:
     from mentoring_eval.site_pages import run_site_pages
 
-    settings = _settings(args)
-    print(
-        f"{settings.trial.heading} site pages as of {settings.as_of.isoformat()} from {_shown(settings.paths.raw)}",
-        flush=True,
-    )
-    rendered, pages = run_site_pages(
-        settings, args.site, args.renderer, args.force, say=lambda line: print(line, flush=True), wait=args.wait
-    )
+    settings = _announced(args, "site pages")
+    rendered, pages = run_site_pages(settings, args.site, args.renderer, args.force, say=_say, wait=args.wait)
     for output in rendered.outputs:
         print(f"report: {_shown(output)}")
     print(f"site pages: {_shown(pages.index)} ({plural(len(pages.pages), 'site')}, {pages.renderer})")
@@ -210,41 +210,21 @@ def command_sites(args: argparse.Namespace) -> int:
 def command_bundle(args: argparse.Namespace) -> int:
     from mentoring_eval.bundle import make_bundle
 
-    settings = _settings(args)
-    print(
-        f"{settings.trial.heading} bundle as of {settings.as_of.isoformat()} from {_shown(settings.paths.raw)}",
-        flush=True,
-    )
+    settings = _announced(args, "bundle")
     made = make_bundle(
-        settings,
-        Path(args.out).resolve(),
-        args.renderer,
-        args.force,
-        args.include_records,
-        say=lambda line: print(line, flush=True),
-        wait=args.wait,
+        settings, Path(args.out).resolve(), args.renderer, args.force, args.include_records, say=_say, wait=args.wait
     )
     print(f"bundle: {_shown(made.path)} ({made.files} files, {made.path.stat().st_size / 1e6:.1f} MB)")
     return EXIT_OK
 
 
 def command_verify(args: argparse.Namespace) -> int:
-    from mentoring_eval.verify import CannotJudge, PipelineFailed, verify
-
-    say = lambda line: print(line, flush=True)  # noqa: E731
-    try:
-        return verify(
-            Path(args.archive),
-            Path(args.raw).resolve() if args.raw else None,
-            Path(args.reuse_env).absolute() if args.reuse_env else None,
-            say,
-        )
-    except CannotJudge as error:
-        print(f"cannot judge: {error}", file=sys.stderr)
-        return EXIT_CANNOT_JUDGE
-    except PipelineFailed as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_FAILED
+    return verify(
+        Path(args.archive),
+        Path(args.raw).resolve() if args.raw else None,
+        Path(args.reuse_env).absolute() if args.reuse_env else None,
+        _say,
+    )
 
 
 def command_baselines(_: argparse.Namespace) -> int:
@@ -286,9 +266,12 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
-    except RenderError as error:
+    except (RenderError, PipelineFailed) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
+    except CannotJudge as error:
+        print(f"cannot judge: {error}", file=sys.stderr)
+        return EXIT_CANNOT_JUDGE
     except FolderBusy as error:
         print(f"busy: {error}; not waiting (--no-wait)", file=sys.stderr)
         return EXIT_BUSY
