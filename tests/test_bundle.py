@@ -247,6 +247,22 @@ def test_records_that_are_not_the_bundled_synthetic_ones_stay_out_unless_asked(m
     assert entries(made["base"] / "flagged.zip")["records/mentoring_log.csv"] == log.read_bytes()
 
 
+def test_current_site_pages_are_bundled_and_stale_ones_are_not(made):
+    """After ``sites``, the pages are current and go in; once the run has
+    changed (another expected dose), they are no longer current and stay out."""
+    project, archive = made["project"], made["base"] / "sites.zip"
+    pages = command(project, "sites", "--renderer", "nbconvert", "--site", "2")
+    assert pages.returncode == 0, pages.stderr
+    result = command(project, "bundle", "--renderer", "nbconvert", "--out", str(archive))
+    assert result.returncode == 0 and "[bundle] site pages: 1 current, included" in result.stdout, result.stderr
+    names = set(entries(archive))
+    assert {"outputs/report/sites/index.html", "outputs/report/sites/site-2.html"} <= names
+    assert "outputs/report/sites/notebooks/site-2.ipynb" in names
+    result = command(project, "bundle", "--renderer", "nbconvert", "--expected-minutes", "45", "--out", str(archive))
+    assert result.returncode == 0 and "[bundle] site pages: none current, left out" in result.stdout, result.stderr
+    assert not [name for name in entries(archive) if "/sites/" in name]
+
+
 def test_a_run_with_folders_outside_the_project_is_refused_in_one_line(made, tmp_path):
     result = command(made["project"], "bundle", "--processed", str(tmp_path / "p"), "--out", str(tmp_path / "x.zip"))
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr

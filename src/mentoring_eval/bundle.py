@@ -334,9 +334,9 @@ def make_bundle(
             render_with_nbconvert(rendered_report_notebook(settings), settings.paths.report)
             say(f"[bundle] nbconvert report written beside the {rendered.renderer} render, for verify to compare")
         included, records_line = records_decision(settings, include_records)
-        sites = current_site_files(settings, rendered.renderer)
-        say(f"[bundle] site pages: {f'{len(sites) - 1} current, included' if sites else 'none current, left out'}")
-        chosen = report_files(settings, rendered, sites)
+        sites, site_files = current_site_files(settings, rendered.renderer)
+        say(f"[bundle] site pages: {f'{len(sites)} current, included' if sites else 'none current, left out'}")
+        chosen = report_files(settings, rendered, site_files)
         chosen |= files_under(settings.paths.processed, f"{OUTPUTS}/processed")
         chosen |= {f"{CODE}/{name}": root / name for name in code}
         if included:

@@ -470,16 +470,17 @@ def _unchanged_run(saved: dict, run_key: str, folder: Path, renderer: str) -> di
     return last if all(path.exists() for path in made) else None
 
 
-def current_site_files(settings: RunSettings, renderer: str) -> list[Path]:
-    """The index and every file of each site page, when every page the last
-    ``sites`` made is current for this run (same inputs, code, notebook and
-    renderer, every file there); [] otherwise. Call after the main run."""
+def current_site_files(settings: RunSettings, renderer: str) -> tuple[list[int], list[Path]]:
+    """The sites and the files of their pages (the index first), when every
+    page the last ``sites`` made is current for this run (same inputs, code,
+    notebook and renderer, every file there); nothing otherwise. Call after
+    the main run."""
     folder = sites_folder(settings)
     saved = runs.read_state(folder / STATE_FILE)
     pages = saved.get("pages", {})
     index = folder / INDEX_PAGE
     if not pages or not index.is_file():
-        return []
+        return [], []
     upstream = runs.read_state(settings.paths.report / runs.STATE_FILE).get("site metrics", "")
     code = runs.package_code_digest()
     files = [index]
@@ -488,9 +489,9 @@ def current_site_files(settings: RunSettings, renderer: str) -> list[Path]:
         if fingerprint != _fingerprint(settings, int(site), upstream, code, renderer) or not all(
             path.exists() for path in made
         ):
-            return []
+            return [], []
         files += made
-    return files
+    return sorted(int(site) for site in pages), files
 
 
 def run_site_pages(
