@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from mentoring_eval.bundle import MANIFEST, TOP, manifest_text, write_archive
+from mentoring_eval.bundle import MANIFEST, TOP, manifest_text, pin_files, uncommitted_changes, write_archive
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -299,3 +299,34 @@ def test_manifest_lines_are_what_sha256sum_checks():
     assert manifest_text({"b": b"2", "a": b"1"}) == (
         f"{hashlib.sha256(b'1').hexdigest()}  a\n{hashlib.sha256(b'2').hexdigest()}  b\n"
     )
+
+
+def test_every_pin_and_lock_file_at_the_root_is_carried_as_a_pin():
+    names = ["README.md", "constraints.txt", "environment.yml", "requirements-uv.lock", "requirements.lock"]
+    names += ["requirements.txt", "src/mentoring_eval/x.lock", "uv.lock"]
+    assert pin_files(names) == [
+        "constraints.txt",
+        "environment.yml",
+        "requirements-uv.lock",
+        "requirements.lock",
+        "requirements.txt",
+        "uv.lock",
+    ]
+
+
+def test_uncommitted_changes_name_each_changed_file_once_renames_included(tmp_path):
+    def git(*arguments: str) -> None:
+        subprocess.run(["git", *arguments], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    for name in ("a.py", "b.py"):
+        (tmp_path / name).write_text("x = 1\n")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "t.py").write_text("")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "first")
+    git("mv", "a.py", "renamed.py")
+    (tmp_path / "b.py").write_text("x = 2\n")
+    (tmp_path / "new.py").write_text("")
+    (tmp_path / "tests" / "t.py").write_text("changed")
+    assert uncommitted_changes(tmp_path, ()) == ("b.py", "new.py", "renamed.py")

@@ -121,8 +121,14 @@ def code_files(root: Path, run_folders: tuple[str, ...]) -> list[str]:
 
 def uncommitted_changes(root: Path, run_folders: tuple[str, ...]) -> tuple[str, ...]:
     """The archived files that differ from the commit (changed, added or new)."""
-    lines = _git(root, "status", "--porcelain=v1", "-z", "--untracked-files=all").split("\0")
-    return tuple(sorted({line[3:] for line in lines if len(line) > 3 and is_code(line[3:], run_folders)}))
+    fields = iter(_git(root, "status", "--porcelain=v1", "-z", "--untracked-files=all").split("\0"))
+    changed = set()
+    for field in fields:
+        if len(field) > 3:
+            changed.add(field[3:])
+            if field[0] in "RC":  # a rename or copy: the next field is where it came from
+                next(fields, None)
+    return tuple(sorted(name for name in changed if is_code(name, run_folders)))
 
 
 def pin_files(names: list[str]) -> list[str]:
