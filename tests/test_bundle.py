@@ -330,3 +330,18 @@ def test_uncommitted_changes_name_each_changed_file_once_renames_included(tmp_pa
     (tmp_path / "new.py").write_text("")
     (tmp_path / "tests" / "t.py").write_text("changed")
     assert uncommitted_changes(tmp_path, ()) == ("b.py", "new.py", "renamed.py")
+
+
+def test_a_lock_may_pin_a_package_once_per_python_and_each_pin_is_allowed(tmp_path):
+    from mentoring_eval.verify import pinned_versions
+
+    (tmp_path / "requirements.lock").write_text(
+        "# make lock\n"
+        "numpy==2.3.1 ; python_full_version < '3.12' \\\n    --hash=sha256:00\n"
+        "numpy==2.4.0 ; python_full_version >= '3.12' \\\n    --hash=sha256:11\n"
+        "Jupyter_Client==8.6.3 \\\n    --hash=sha256:22\n    # via papermill\n"
+    )
+    (tmp_path / "requirements.txt").write_text("pandas==3.0.1\n")
+    assert pinned_versions(tmp_path) == {"numpy": {"2.3.1", "2.4.0"}, "jupyter-client": {"8.6.3"}}
+    (tmp_path / "requirements.lock").unlink()
+    assert pinned_versions(tmp_path) == {"pandas": {"3.0.1"}}

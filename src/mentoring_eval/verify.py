@@ -141,15 +141,16 @@ def same_python(archived: str, here: str) -> None:
         )
 
 
-def pinned_versions(code: Path) -> dict[str, str]:
-    """name -> version of every ``name==version`` pin of requirements.txt (the
-    lock's, when there is one: it pins every package)."""
+def pinned_versions(code: Path) -> dict[str, set[str]]:
+    """name -> the versions pinned for it by every ``name==version`` line of
+    requirements.txt (of the lock, when there is one: it pins every package,
+    a package once per Python version or platform where they differ)."""
     source = code / LOCK_FILE if (code / LOCK_FILE).is_file() else code / "requirements.txt"
-    pins = {}
+    pins: dict[str, set[str]] = {}
     for line in source.read_text(encoding="utf-8").splitlines():
         found = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==([^\s;\\]+)", line)
         if found:
-            pins[normalised_name(found[1])] = found[3]
+            pins.setdefault(normalised_name(found[1]), set()).add(found[3])
     return pins
 
 
@@ -186,11 +187,12 @@ def check_reused_environment(python: Path, code: Path) -> None:
     for a lock, the copy of that lock an install from it leaves behind)."""
     installed = installed_versions(python)
     locked = (code / LOCK_FILE).is_file()
-    for name, version in sorted(pinned_versions(code).items()):
-        if name in installed and installed[name] != version:
-            raise InputError(f"{python}: {name} {installed[name]} is installed, the archive pins {version}")
+    for name, versions in sorted(pinned_versions(code).items()):
+        pinned = " or ".join(sorted(versions))
+        if name in installed and installed[name] not in versions:
+            raise InputError(f"{python}: {name} {installed[name]} is installed, the archive pins {pinned}")
         if name not in installed and not locked:  # a lock also pins other platforms' packages
-            raise InputError(f"{python}: {name} is not installed, the archive pins {version}")
+            raise InputError(f"{python}: {name} is not installed, the archive pins {pinned}")
     if locked:
         prefix = subprocess.run([str(python), "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True)
         copy = Path(prefix.stdout.strip()) / LOCK_FILE
@@ -221,7 +223,10 @@ def build_environment(code: Path, folder: Path, say: Callable[[str], None]) -> P
     subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True, capture_output=True)
     python = folder / "bin" / "python"
     install = [uv, "pip", "install", "--python", str(python)] if uv else [str(python), "-m", "pip", "install"]
-    install += ["--quiet"] + ([] if uv else ["--disable-pip-version-check"])
+    # pip compiles every module as it installs; uv only when asked, and where
+    # Python writes no bytecode (PYTHONDONTWRITEBYTECODE) each stage kernel would
+    # compile pandas and the rest again.
+    install += ["--quiet"] + (["--compile-bytecode"] if uv else ["--disable-pip-version-check"])
     pins = (
         ["--require-hashes", "-r", str(code / LOCK_FILE)]
         if (code / LOCK_FILE).is_file()
