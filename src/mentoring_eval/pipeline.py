@@ -1,9 +1,10 @@
 """Runs the four stage notebooks with papermill, incrementally.
 
 Each stage is skipped when nothing it depends on has changed: its notebook,
-its parameters, the package's code, and its inputs (the raw files for the
-clean stage; the previous stage's fingerprint for the others, since every
-stage's outputs are a deterministic function of what went into it).
+its parameters, the package's code and the lock its environment was installed
+from, and its inputs (the raw files for the clean stage; the previous stage's
+fingerprint for the others, since every stage's outputs are a deterministic
+function of what went into it).
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ from mentoring_eval.errors import InputError
 from mentoring_eval.kernels import StageKernel
 from mentoring_eval.locking import output_lock
 from mentoring_eval.paths import ProjectPaths, shown
-from mentoring_eval.provenance import INPUT_RECORD, raw_inputs_digest, recorded_inputs_digest, sha256_of_file
+from mentoring_eval.provenance import (
+    INPUT_RECORD,
+    installed_lock,
+    raw_inputs_digest,
+    recorded_inputs_digest,
+    sha256_of_file,
+)
 from mentoring_eval.render import QUARTO_TEMPLATE, Rendered, choose_renderer, render
 
 PUBLISHED_AS_OF = date(2020, 4, 1)  # the cut-off of the published Table 4
@@ -136,6 +143,16 @@ def package_code_digest(package: Path = Path(__file__).parent) -> str:
         digest.update(module.relative_to(package).as_posix().encode())
         digest.update(module.read_bytes())
     return digest.hexdigest()
+
+
+def code_digest(environment: Path | None = None) -> str:
+    """What the stages run: the package's code (:func:`package_code_digest`)
+    and the lock its Python environment was installed from
+    (:func:`mentoring_eval.provenance.installed_lock`). A rebuilt environment
+    from a new lock reruns every stage, so the outputs come from the new
+    packages and the report names the lock that made it."""
+    lock = installed_lock(environment)
+    return f"{package_code_digest()} {lock.sha256 if lock else 'no lock'}"
 
 
 def stage_fingerprint(stage: Stage, settings: RunSettings, upstream: str, code: str) -> str:
@@ -271,7 +288,7 @@ def run_stages(
     (:func:`prepare_output_folders`)."""
     state_path = settings.paths.report / STATE_FILE
     state = {} if force else _read_state(state_path)
-    code = package_code_digest()
+    code = code_digest()
     # The clean stage hashes the raw files it reads (provenance.INPUT_RECORD). The
     # runner hashes them too only when a previous clean is there to compare with:
     # a first run of a national log reads its hundred megabytes once, not twice.

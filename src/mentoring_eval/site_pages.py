@@ -352,7 +352,7 @@ def make_site_pages(
     state_path = folder / STATE_FILE
     saved = {} if force else pipeline._read_state(state_path)
     upstream = pipeline._read_state(settings.paths.report / pipeline.STATE_FILE).get("site metrics", "")
-    code = pipeline.package_code_digest()
+    code = pipeline.code_digest()
     main_link = os.path.relpath(main_report, folder) if main_report else None
     # The fingerprint of "site 0": everything a page depends on but its site.
     run_key = hashlib.sha256(
