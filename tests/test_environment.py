@@ -268,66 +268,66 @@ def test_make_lock_writes_every_lock_universal_with_hashes():
         assert f" {file} -c constraints.txt " in command
 
 
-def wheel_of_one_module(folder: Path) -> Path:
-    """A wheel made here (so the test needs no network): one module."""
+def wheel_of_one_module(folder: Path, name: str, requires: str = "") -> Path:
+    """A wheel made here (so the test needs no network): the module ``name``,
+    version 1.0, with the dependency ``requires`` if given."""
+    info = f"{name}-1.0.dist-info"
+    requirement = f"Requires-Dist: {requires}\n" if requires else ""
     files = {
-        "locked_example/__init__.py": b"LOCKED = True\n",
-        "locked_example-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: locked-example\nVersion: 1.0\n",
-        "locked_example-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{name}/__init__.py": b"LOCKED = True\n",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n{requirement}".encode(),
+        f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
 
     def record(data: bytes) -> str:
         return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
-    lines = [f"{name},{record(data)},{len(data)}" for name, data in files.items()]
-    files["locked_example-1.0.dist-info/RECORD"] = (
-        "\n".join([*lines, "locked_example-1.0.dist-info/RECORD,,"]) + "\n"
-    ).encode()
-    folder.mkdir()
-    wheel = folder / "locked_example-1.0-py3-none-any.whl"
+    lines = [f"{path},{record(data)},{len(data)}" for path, data in files.items()]
+    files[f"{info}/RECORD"] = ("\n".join([*lines, f"{info}/RECORD,,"]) + "\n").encode()
+    folder.mkdir(exist_ok=True)
+    wheel = folder / f"{name}-1.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
+        for path, data in files.items():
+            archive.writestr(path, data)
     return wheel
 
 
 @pytest.mark.parametrize("installer", ["UV_INSTALL", "PIP_INSTALL"])
 def test_the_makefiles_installers_refuse_a_file_that_is_not_the_one_locked(installer, tmp_path):
     """The two installers exactly as the Makefile runs them, with
-    --require-hashes, from a lock on a local wheel: a wrong hash is refused,
-    and so is a lock without one; the right hash installs."""
+    --require-hashes, from a lock of local wheels: a wrong hash is refused,
+    and so are a lock without one and a dependency the lock does not hash;
+    the right hashes install."""
     uv = ROOT / make("-s", "--eval", "show-uv: ; @echo $(UV)", "show-uv").strip()
     if installer == "UV_INSTALL" and not uv.exists():
         pytest.skip(f"uv could not be installed here ({uv} is missing): the Makefile installs with pip")
     environment = tmp_path / "env"
     venv.create(environment, with_pip=installer == "PIP_INSTALL")
-    wheel = wheel_of_one_module(tmp_path / "wheels")
+    wheels = tmp_path / "wheels"
+    digest = {
+        name: hashlib.sha256(wheel_of_one_module(wheels, name, requires).read_bytes()).hexdigest()
+        for name, requires in (("locked_example", ""), ("needs_another", "locked_example"))
+    }
     command = shlex.split(make("-s", "--eval", f"show: ; @echo '$(call {installer},{environment})'", "show"))
     offline = {**os.environ, "UV_CACHE_DIR": str(tmp_path / "uv-cache"), "PIP_NO_CACHE_DIR": "1"}
 
     def install(lock: str) -> subprocess.CompletedProcess:
         (tmp_path / "test.lock").write_text(lock)
-        arguments = [
-            "--require-hashes",
-            "-r",
-            str(tmp_path / "test.lock"),
-            "--no-index",
-            "--find-links",
-            str(wheel.parent),
-        ]
+        arguments = ["--require-hashes", "-r", str(tmp_path / "test.lock"), "--no-index", "--find-links", str(wheels)]
         return subprocess.run([*command, *arguments], cwd=ROOT, capture_output=True, text=True, env=offline)
 
-    installed = (
-        environment
-        / "lib"
-        / f"python{sys.version_info.major}.{sys.version_info.minor}"
-        / "site-packages"
-        / "locked_example"
-    )
-    for lock in ("locked-example==1.0 --hash=sha256:" + "0" * 64 + "\n", "locked-example==1.0\n"):
+    site_packages = environment / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    for lock in (
+        f"locked-example==1.0 --hash=sha256:{'0' * 64}\n",
+        "locked-example==1.0\n",
+        f"needs-another==1.0 --hash=sha256:{digest['needs_another']}\n",
+    ):
         refused = install(lock)
         assert refused.returncode != 0 and "hash" in (refused.stdout + refused.stderr).lower(), refused
-        assert not installed.exists()
-    accepted = install(f"locked-example==1.0 --hash=sha256:{hashlib.sha256(wheel.read_bytes()).hexdigest()}\n")
+        assert not (site_packages / "locked_example").exists() and not (site_packages / "needs_another").exists()
+    accepted = install(
+        f"locked-example==1.0 --hash=sha256:{digest['locked_example']}\n"
+        f"needs-another==1.0 --hash=sha256:{digest['needs_another']}\n"
+    )
     assert accepted.returncode == 0, accepted.stderr
-    assert installed.is_dir()
+    assert (site_packages / "locked_example").is_dir() and (site_packages / "needs_another").is_dir()
