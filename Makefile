@@ -28,8 +28,12 @@ UV     := $(UV_DIR)/bin/uv
 UV_LOG := $(VENV)/uv-install.log
 # $(call UV_INSTALL,ENV) and $(call PIP_INSTALL,ENV): the two installers, into the
 # environment in folder ENV. choose_installer sets the shell's $$install to the
-# one there is.
-UV_INSTALL  = $(UV) pip install --quiet --python $(1)/bin/python
+# one there is. pip compiles every module to bytecode as it installs; uv leaves
+# it to the first import, which writes it once (a few seconds of the first run)
+# unless Python is told never to write bytecode (PYTHONDONTWRITEBYTECODE, set in
+# many containers): then every run would compile what it imports again, so uv
+# compiles all at install (about 10 s) instead.
+UV_INSTALL  = $(UV) pip install --quiet --python $(1)/bin/python$(if $(PYTHONDONTWRITEBYTECODE), --compile-bytecode)
 PIP_INSTALL = $(1)/bin/python -m pip install --quiet --disable-pip-version-check
 choose_installer = if [ -x $(UV) ]; then install="$(call UV_INSTALL,$(1))"; else \
 	echo "uv could not be installed here (see $(UV_LOG)): installing $(1) with pip instead, which takes about a minute."; \

@@ -219,9 +219,9 @@ def test_this_environment_is_the_checkouts_lock_installed():
 # ---------------------------------------------------------------- the Makefile's installs
 
 
-def make(*arguments: str, cwd: Path = ROOT) -> str:
+def make(*arguments: str, env: dict[str, str] | None = None) -> str:
     return subprocess.run(
-        ["make", "--no-print-directory", *arguments], cwd=cwd, capture_output=True, text=True, check=True
+        ["make", "--no-print-directory", *arguments], cwd=ROOT, capture_output=True, text=True, check=True, env=env
     ).stdout
 
 
@@ -266,6 +266,18 @@ def test_make_lock_writes_every_lock_universal_with_hashes():
         (command,) = [line for line in dry_run.splitlines() if line.endswith(f" -o {lock}")]
         assert "pip compile" in command and "--generate-hashes" in command and "--universal" in command
         assert f" {file} -c constraints.txt " in command
+
+
+@pytest.mark.parametrize("never_write", ["1", ""], ids=["PYTHONDONTWRITEBYTECODE=1", "unset"])
+def test_uv_compiles_bytecode_at_install_only_where_python_will_not_write_it(never_write):
+    """Where Python never writes bytecode, every run would compile each module
+    it imports again: there uv compiles all at install, as pip does; elsewhere
+    the first run writes it, once."""
+    environment = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+    if never_write:
+        environment["PYTHONDONTWRITEBYTECODE"] = never_write
+    installer = make("-s", "--eval", "show: ; @echo '$(call UV_INSTALL,env)'", "show", env=environment)
+    assert ("--compile-bytecode" in installer) == bool(never_write)
 
 
 def wheel_of_one_module(folder: Path, name: str, requires: str = "") -> Path:
