@@ -40,7 +40,7 @@ from mentoring_eval.pipeline import (
     execute_notebook,
     executed_notebook_path,
 )
-from mentoring_eval.provenance import raw_inputs_digest, recorded_inputs_digest, sha256_of_file
+from mentoring_eval.provenance import installed_lock, raw_inputs_digest, recorded_inputs_digest, sha256_of_file
 from mentoring_eval.render import QUARTO_TEMPLATE, Rendered, choose_renderer, render, retitle_notebook_file
 
 STATE_FILE = ".pipeline-state.json"  # inside the report folder: each stage's fingerprint and the render's
@@ -59,6 +59,16 @@ def package_code_digest(package: Path = Path(__file__).parent) -> str:
         digest.update(module.relative_to(package).as_posix().encode())
         digest.update(module.read_bytes())
     return digest.hexdigest()
+
+
+def code_digest(environment: Path | None = None) -> str:
+    """What the stages run: the package's code (:func:`package_code_digest`)
+    and the lock its Python environment was installed from
+    (:func:`mentoring_eval.provenance.installed_lock`). A rebuilt environment
+    from a new lock reruns every stage, so the outputs come from the new
+    packages and the report names the lock that made it."""
+    lock = installed_lock(environment)
+    return f"{package_code_digest()} {lock.sha256 if lock else 'no lock'}"
 
 
 def stage_fingerprint(stage: Stage, settings: RunSettings, upstream: str, code: str) -> str:
@@ -104,7 +114,7 @@ def run_stages(
     (:func:`prepare_output_folders`)."""
     state_path = settings.paths.report / STATE_FILE
     state = {} if force else read_state(state_path)
-    code = package_code_digest()
+    code = code_digest()
     # The clean stage hashes the raw files it reads (provenance.INPUT_RECORD). The
     # runner hashes them too only when a previous clean is there to compare with:
     # a first run of a national log reads its hundred megabytes once, not twice.

@@ -355,7 +355,7 @@ def make_site_pages(
     state_path = folder / STATE_FILE
     saved = {} if force else runs.read_state(state_path)
     upstream = runs.read_state(settings.paths.report / runs.STATE_FILE).get("site metrics", "")
-    code = runs.package_code_digest()
+    code = runs.code_digest()
     main_link = os.path.relpath(main_report, folder) if main_report else None
     # The fingerprint of "site 0": everything a page depends on but its site.
     run_key = hashlib.sha256(
@@ -482,7 +482,7 @@ def current_site_files(settings: RunSettings, renderer: str) -> tuple[list[int],
     if not pages or not index.is_file():
         return [], []
     upstream = runs.read_state(settings.paths.report / runs.STATE_FILE).get("site metrics", "")
-    code = runs.package_code_digest()
+    code = runs.code_digest()
     files = [index]
     for site, fingerprint in sorted(pages.items(), key=lambda item: int(item[0])):
         made = page_files(folder, int(site), renderer)
