@@ -1,5 +1,5 @@
 # Two commands are the whole setup: `make report` and `make test`.
-# The first use of either creates .venv from the exact pins.
+# The first use of either creates .venv from the hash-locked pins (below).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -10,16 +10,54 @@ LAB_VENV  := .venv-lab
 LAB_STAMP := $(LAB_VENV)/.installed
 QUARTO_CLI := quarto-cli==1.10.19
 
+# The locks: every package of an environment at its exact version, with the
+# SHA-256 of each of its files on PyPI (the wheels for Linux, macOS and Windows,
+# and the source archive), written by `make lock` from requirements*.txt and
+# constraints.txt. Every install below requires them (--require-hashes): a file
+# that is not byte for byte the one locked is refused. A copy of the lock is left
+# in .venv once it is installed: the report's provenance cites its SHA-256.
+LOCK     := requirements.lock
+LAB_LOCK := requirements-lab.lock
+UV_LOCK  := requirements-uv.lock
+
+# uv builds the environments (.venv in seconds where pip takes about a minute):
+# its wheel comes from PyPI, checked against $(UV_LOCK), and is put by .venv's own
+# pip into a folder of its own inside .venv, not among the environment's packages.
+# Where uv cannot be had, pip installs the same locks, and one line says so.
+UV_DIR := $(VENV)/uv
+UV     := $(UV_DIR)/bin/uv
+UV_LOG := $(VENV)/uv-install.log
+# $(call UV_INSTALL,ENV) and $(call PIP_INSTALL,ENV): the two installers, into the
+# environment in folder ENV. choose_installer sets the shell's $$install to the
+# one there is. pip compiles every module to bytecode as it installs; uv leaves
+# it to the first import, which writes it once (a few seconds of the first run)
+# unless Python is told never to write bytecode (PYTHONDONTWRITEBYTECODE, set in
+# many containers): then every run would compile what it imports again, so uv
+# compiles all at install (about 10 s) instead.
+UV_INSTALL  = $(UV) pip install --quiet --python $(1)/bin/python$(if $(PYTHONDONTWRITEBYTECODE), --compile-bytecode)
+PIP_INSTALL = $(1)/bin/python -m pip install --quiet --disable-pip-version-check
+choose_installer = if [ -x $(UV) ]; then install="$(call UV_INSTALL,$(1))"; else \
+	echo "uv could not be installed here (see $(UV_LOG)): installing $(1) with pip instead, which takes about a minute."; \
+	install="$(call PIP_INSTALL,$(1))"; fi
+# `make lock` writes each lock for any platform (--universal) and Python from 3.11.5
+# (the oldest the pins support: soupsieve needs it).
+LOCK_WITH = $(UV) pip compile --quiet --universal --python-version 3.11.5 --generate-hashes --custom-compile-command "make lock"
+
 # ruff (lint and format check) runs before the tests, so that CI (`make test`)
 # keeps the tree clean; `make test STYLE_CHECK=0` skips it while you iterate.
 # (Not named LINT: make has a built-in variable of that name.)
 STYLE_CHECK ?= 1
 RUFF_PATHS := src tests benchmarks
 
-.PHONY: report test soak lint lab baselines bench synth clean-outputs
+.PHONY: report quarto-report test soak lint lab lock baselines bench synth clean-outputs
 
 report: $(STAMP)
 	$(PY) -m mentoring_eval run
+
+# What `quarto render` and `quarto preview` at the root run first (_quarto.yml's
+# pre-render): the pipeline, rendered by Quarto.
+quarto-report: $(STAMP)
+	$(PY) -m mentoring_eval run --renderer quarto
 
 # The tests on two workers (pytest-xdist), each test file on one worker as a
 # whole, the ten slowest listed at the end (to see where the minutes go); then nbval over the notebooks, in order, in one process (they share
@@ -61,20 +99,36 @@ lab: $(STAMP) $(LAB_STAMP)
 baselines: $(STAMP)
 	$(PY) -m mentoring_eval baselines
 
+# After a deliberate upgrade (a pin changed in requirements*.txt or
+# constraints.txt): write the locks again, each file's SHA-256 as PyPI has it.
+# The next `make report` or `make test` rebuilds .venv from them.
+lock: $(STAMP)
+	@test -x $(UV) || { echo "make lock needs uv, which could not be installed here (see $(UV_LOG))."; exit 1; }
+	$(LOCK_WITH) requirements.txt -c constraints.txt -o $(LOCK)
+	$(LOCK_WITH) requirements-lab.txt -c constraints.txt -o $(LAB_LOCK)
+	$(LOCK_WITH) requirements-uv.txt -c constraints.txt -o $(UV_LOCK)
+
 bench: $(STAMP)
 	$(PY) benchmarks/bench_everyday.py
 	$(PY) benchmarks/bench_clean.py
 	$(PY) benchmarks/bench_pipeline.py
 	$(PY) benchmarks/bench_sites.py
+	$(PY) benchmarks/bench_bundle.py
 
 synth: $(STAMP)
 	$(PY) -m mentoring_eval.synth
 
-$(STAMP): requirements.txt constraints.txt pyproject.toml
+$(STAMP): $(LOCK) $(UV_LOCK) pyproject.toml
 	@echo "Creating the environment in $(VENV) (first use only)..."
 	$(PYTHON) -m venv --clear $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@$(call PIP_INSTALL,$(VENV)) --require-hashes --target $(UV_DIR) -r $(UV_LOCK) >$(UV_LOG) 2>&1 \
+		&& $(UV) --version >>$(UV_LOG) 2>&1 || rm -rf $(UV_DIR)
+	@# The project itself, editable and without dependencies, is the one install
+	@# not checked against the lock: it is this checkout.
+	@$(call choose_installer,$(VENV)); set -ex; \
+		$$install --require-hashes -r $(LOCK); \
+		$$install --no-deps -e .
+	@cp $(LOCK) $(VENV)/$(LOCK)
 	@# Quarto's PyPI package downloads its binary at install time; where the
 	@# machine cannot reach the download, carry on and render with nbconvert.
 	@# A quarto already on PATH is what the runner uses: no download then.
@@ -100,9 +154,10 @@ $(AXE): package.json package-lock.json
 		echo "npm ci failed (see .npm-install.log): the accessibility tests in a browser will be skipped."; \
 	fi
 
-$(LAB_STAMP): requirements-lab.txt constraints.txt
+# (after .venv: its uv installs this one too)
+$(LAB_STAMP): $(LAB_LOCK) | $(STAMP)
 	@echo "Creating JupyterLab's environment in $(LAB_VENV) (first make lab only)..."
 	$(PYTHON) -m venv --clear $(LAB_VENV)
 	@echo '*' > $(LAB_VENV)/.gitignore  # git ignores the whole environment (as venv does from Python 3.13)
-	$(LAB_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-lab.txt -c constraints.txt
+	@$(call choose_installer,$(LAB_VENV)); set -ex; $$install --require-hashes -r $(LAB_LOCK)
 	@touch $(LAB_STAMP)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from mentoring_eval import locking, pipeline, provenance
+from mentoring_eval import locking, pipeline, provenance, runs
 from mentoring_eval.locking import output_lock
 from pipeline_runs import BUNDLED_RAW, ROOT, Snapshot, cli_command, snapshot
 
@@ -38,7 +38,7 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 75
 # The runner's bookkeeping in the report folder. A failed run may forget a
 # stage it was about to rerun, and the kernel log only grows; every other file
 # must stay byte-identical.
-STATE_FILE = f"report/{pipeline.STATE_FILE}"
+STATE_FILE = f"report/{runs.STATE_FILE}"
 KERNEL_LOG = f"report/{pipeline.KERNEL_LOG}"
 # The one file a failed run may add: the failing notebook, beside the good one.
 FAILED_NOTEBOOK = re.compile(r"report/notebooks/[^/]+\.failed\.ipynb")

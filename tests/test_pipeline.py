@@ -9,20 +9,23 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mentoring_eval import paths
+from mentoring_eval import paths, provenance
 from mentoring_eval.errors import InputError
 from mentoring_eval.pipeline import (
     PUBLISHED_AS_OF,
     STAGES,
     RunSettings,
     StageFailed,
-    all_or_nothing,
     execute_notebook,
+    strip_run_metadata,
+)
+from mentoring_eval.runs import (
+    all_or_nothing,
+    code_digest,
     package_code_digest,
     recover_interrupted_run,
     remove_scratch_notebooks,
     stage_fingerprint,
-    strip_run_metadata,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,6 +154,20 @@ def test_the_code_digest_covers_subpackages_and_not_where_the_package_lies(tmp_p
     (tmp_path / "b" / "figures" / "dose.py").write_text("BARS = 1\n")
     (tmp_path / "b" / "figures" / "dose.py").rename(tmp_path / "b" / "figures" / "mode.py")
     assert package_code_digest(tmp_path / "a") != package_code_digest(tmp_path / "b")
+
+
+def test_a_new_lock_in_the_environment_reruns_every_stage(tmp_path):
+    """The environment's lock is part of what the stages run: an environment
+    rebuilt from a new lock reruns them (its report names the new lock); the
+    same lock, installed again, does not."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / provenance.LOCK_FILE).write_text("pandas==3.1.1\n")
+    (tmp_path / "b" / provenance.LOCK_FILE).write_text("pandas==3.1.1\n")
+    assert code_digest(tmp_path / "a") == code_digest(tmp_path / "b")
+    (tmp_path / "b" / provenance.LOCK_FILE).write_text("pandas==3.1.2\n")
+    assert code_digest(tmp_path / "a") != code_digest(tmp_path / "b")
+    assert code_digest(tmp_path / "a") != code_digest(tmp_path / "none")  # not installed from a lock
 
 
 # ---------------------------------------------------------------- all or nothing, and what a killed run leaves

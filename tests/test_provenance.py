@@ -113,3 +113,11 @@ def test_an_unreadable_citation_file_is_a_one_line_input_error(tmp_path):
     (tmp_path / provenance.CITATION_FILE).write_text("title: [unclosed\n", encoding="utf-8")
     with pytest.raises(InputError, match="CITATION.cff"):
         provenance.read_citation(tmp_path)
+
+
+def test_the_installed_lock_is_the_copy_in_the_environments_folder(tmp_path):
+    """The Makefile copies the lock into the environment once it is installed:
+    its digest is of those bytes, whatever the checkout's lock says by now."""
+    assert provenance.installed_lock(tmp_path) is None  # conda, or an environment made by hand
+    (tmp_path / provenance.LOCK_FILE).write_bytes(b"pandas==3.1.1 --hash=sha256:00\n")
+    assert provenance.installed_lock(tmp_path) == provenance.FileDigest.of(b"pandas==3.1.1 --hash=sha256:00\n")

@@ -307,3 +307,43 @@ def test_a_quarto_failure_exits_1_with_its_last_error_lines_and_keeps_the_last_g
     assert "ERROR: typst compile failed: unknown font" in result.stderr
     assert "\033[" not in result.stderr and "Stack trace" not in result.stderr and "    at " not in result.stderr
     assert after == before, "the failed render changed the last good report"
+
+
+# ---------------------------------------------------------------- Quarto at the project's root
+
+
+def test_quarto_render_at_the_root_of_a_fresh_clone_runs_the_pipeline_and_renders_the_report(tmp_path):
+    """As a Quarto user types it. ``quarto render report`` after an nbconvert
+    run (no Quarto project in the report folder yet) renders it too; then
+    ``quarto render`` at the root, with nothing changed, renders nothing again.
+    make's environment is this test's (PY and its stamp, through MAKEFLAGS), so
+    that the clone's first render does not build one from the pins."""
+    from test_bundle import project_copy
+
+    clone = project_copy(tmp_path / "clone")
+    stamp = clone / ".environment-ready"
+    stamp.touch()  # newer than every file of the clone: make builds no environment
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(clone / "src"),
+        "MAKEFLAGS": f"PY={sys.executable} STAMP={stamp.name}",
+    }
+
+    def in_clone(*command: str) -> subprocess.CompletedProcess:
+        return subprocess.run(command, cwd=clone, capture_output=True, text=True, timeout=900, env=environment)
+
+    run_with_nbconvert = in_clone(sys.executable, "-m", "mentoring_eval", "run", "--renderer", "nbconvert")
+    assert run_with_nbconvert.returncode == 0, run_with_nbconvert.stderr
+    assert not (clone / "report" / "_quarto.yml").exists()
+    report_only = in_clone("quarto", "render", "report")
+    assert report_only.returncode == 0, report_only.stdout + report_only.stderr
+    html, pdf = clone / "report" / "quarto" / "index.html", clone / "report" / "quarto" / "report.pdf"
+    assert html.is_file() and pdf.read_bytes().startswith(b"%PDF")
+    rendered = {path: path.stat().st_mtime_ns for path in (html, pdf)}
+    at_root = in_clone("quarto", "render")
+    assert at_root.returncode == 0, at_root.stdout + at_root.stderr
+    output = at_root.stdout + at_root.stderr
+    assert "[4/4] report        skipped (unchanged)" in output and "[render] quarto skipped (unchanged)" in output
+    assert {path: path.stat().st_mtime_ns for path in rendered} == rendered
+    # Quarto rendered nothing of its own at the root: no page of the README or a notebook
+    assert not list(clone.glob("*.html")) and not list((clone / "notebooks").glob("*.html"))

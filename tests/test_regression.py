@@ -21,6 +21,7 @@ def copy_project(target: Path) -> Path:
     sanitiser (the package is installed)."""
     for name in ("pyproject.toml", "_quarto.yml", "CITATION.cff"):
         shutil.copy(ROOT / name, target / name)
+    shutil.copytree(ROOT / "quarto", target / "quarto")
     shutil.copytree(ROOT / "notebooks", target / "notebooks")
     shutil.copytree(ROOT / "data" / "raw", target / "data" / "raw")
     shutil.copytree(ROOT / "data" / "reference", target / "data" / "reference")

@@ -102,6 +102,30 @@ def test_the_provenance_section_lists_every_input_with_its_hash(bundled_run):
     assert re.search(r"from commit <code>[0-9a-f]{40}", page)
 
 
+def test_the_provenance_section_names_the_lock_the_environment_was_installed_from(bundled_run):
+    """The SHA-256 of the lock the running environment was installed from
+    (the Makefile's copy of it in the environment), which for an environment
+    built by `make` from this checkout is the checkout's own lock."""
+    page = html.unescape(page_text(bundled_run.report))
+    lock = provenance.installed_lock()
+    if lock is None:
+        assert "was not installed from the project's lock" in page
+    else:
+        cells = rf"{re.escape(provenance.LOCK_FILE)}</td>\s*<td[^>]*>{lock.size}</td>\s*<td[^>]*>{lock.sha256}</td>"
+        assert re.search(cells, page)
+        assert "Lock file the Python environment was installed from" in page
+
+
+@pytest.mark.parametrize("lock", [None, provenance.FileDigest(size=12, sha256="ab" * 32)], ids=["no lock", "a lock"])
+def test_the_environment_is_a_table_of_its_lock_or_says_there_was_none(lock):
+    text = report.environment_markdown(lock)
+    if lock is None:
+        assert "not installed from the project's lock (`requirements.lock`)" in text and "|" not in text
+    else:
+        assert f"| requirements.lock | 12 | {'ab' * 32} |" in text
+        assert text.endswith("{#tbl-environment}")
+
+
 def test_the_provenance_section_cites_the_publication_from_citation_cff(bundled_run):
     page = page_text(bundled_run.report)
     publication = provenance.cited_publication(provenance.read_citation(ROOT))

@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from mentoring_eval import paths
+from mentoring_eval.bundle import DEFAULT_OUT
 from mentoring_eval.errors import InputError
 from mentoring_eval.kernels import STAGE_KERNEL_ENVIRONMENT
 from mentoring_eval.locking import FolderBusy
@@ -25,18 +26,28 @@ from mentoring_eval.pipeline import (
     RunSettings,
     StageFailed,
     execute_notebook,
-    run_pipeline,
 )
 from mentoring_eval.render import RENDERERS, RenderError
+from mentoring_eval.runs import run_pipeline
+from mentoring_eval.verify import CannotJudge, PipelineFailed, verify
 from mentoring_eval.wording import plural
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_BUSY = 75  # EX_TEMPFAIL of sysexits.h: try again later (another run is using the folders)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a run stopped by Ctrl-C
+EXIT_CANNOT_JUDGE = 3  # verify: this machine cannot re-run the archive as it was made
 EXIT_STATUSES = (
     f"exit status: {EXIT_OK} success; {EXIT_BAD_INPUT} bad input (one line on standard error); "
     f"{EXIT_BUSY} another run is using an output folder (with --no-wait); {EXIT_INTERRUPTED} "
     f"interrupted (Ctrl-C); {EXIT_FAILED} anything else"
+)
+
+
+VERIFY_EXIT_STATUSES = (
+    f"exit status: {EXIT_OK} every output byte-identical; {EXIT_FAILED} an output differs (the first ones named) or "
+    f"the archived pipeline failed; {EXIT_BAD_INPUT} the archive or the records are not what it says (one line); "
+    f"{EXIT_CANNOT_JUDGE} cannot judge here (another Python version, no wheels for this platform); "
+    f"{EXIT_INTERRUPTED} interrupted"
 )
 
 
@@ -119,6 +130,32 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="only this site (repeat for several; default: every site open at the cut-off)",
     )
+    bundle = commands.add_parser(
+        "bundle",
+        help="the run, then one archive a reviewer can check (report, outputs, code, pins, input hashes)",
+        epilog=EXIT_STATUSES,
+    )
+    _add_run_options(bundle)
+    bundle.add_argument("--out", metavar="FILE", default=DEFAULT_OUT, help=f"the archive (default: {DEFAULT_OUT})")
+    bundle.add_argument(
+        "--include-records",
+        action="store_true",
+        help="put the records in even though they are not the bundled synthetic ones (participants' records: "
+        "only when you may share them)",
+    )
+    verify = commands.add_parser(
+        "verify",
+        help="re-run an archive from the archive alone and say whether every output is byte-identical",
+        epilog=VERIFY_EXIT_STATUSES,
+    )
+    verify.add_argument("archive", metavar="ARCHIVE", help="the archive bundle wrote")
+    verify.add_argument("--raw", metavar="DIR", help="your copy of the records (checked against the archived SHA-256)")
+    verify.add_argument(
+        "--reuse-env",
+        metavar="PATH",
+        help="an existing environment (its folder or its python) instead of a fresh one; it must hold exactly "
+        "the archive's pins (checked)",
+    )
     commands.add_parser(
         "baselines",
         help="re-execute the notebooks in place with their default parameters "
@@ -140,15 +177,20 @@ def _settings(args: argparse.Namespace) -> RunSettings:
     return RunSettings(paths=paths.resolve(*given), as_of=args.as_of, expected_minutes=args.expected_minutes)
 
 
-def command_run(args: argparse.Namespace) -> int:
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _announced(args: argparse.Namespace, what: str) -> RunSettings:
+    """The run's settings, after the line saying what is made, as of when, from what."""
     settings = _settings(args)
-    print(
-        f"{settings.trial.heading} report as of {settings.as_of.isoformat()} from {_shown(settings.paths.raw)}",
-        flush=True,
-    )
-    rendered = run_pipeline(
-        settings, args.renderer, args.force, say=lambda line: print(line, flush=True), wait=args.wait
-    )
+    _say(f"{settings.trial.heading} {what} as of {settings.as_of.isoformat()} from {_shown(settings.paths.raw)}")
+    return settings
+
+
+def command_run(args: argparse.Namespace) -> int:
+    settings = _announced(args, "report")
+    rendered = run_pipeline(settings, args.renderer, args.force, say=_say, wait=args.wait)
     for output in rendered.outputs:
         print(f"report: {_shown(output)}")
     return EXIT_OK
@@ -157,18 +199,32 @@ def command_run(args: argparse.Namespace) -> int:
 def command_sites(args: argparse.Namespace) -> int:
     from mentoring_eval.site_pages import run_site_pages
 
-    settings = _settings(args)
-    print(
-        f"{settings.trial.heading} site pages as of {settings.as_of.isoformat()} from {_shown(settings.paths.raw)}",
-        flush=True,
-    )
-    rendered, pages = run_site_pages(
-        settings, args.site, args.renderer, args.force, say=lambda line: print(line, flush=True), wait=args.wait
-    )
+    settings = _announced(args, "site pages")
+    rendered, pages = run_site_pages(settings, args.site, args.renderer, args.force, say=_say, wait=args.wait)
     for output in rendered.outputs:
         print(f"report: {_shown(output)}")
     print(f"site pages: {_shown(pages.index)} ({plural(len(pages.pages), 'site')}, {pages.renderer})")
     return EXIT_OK
+
+
+def command_bundle(args: argparse.Namespace) -> int:
+    from mentoring_eval.bundle import make_bundle
+
+    settings = _announced(args, "bundle")
+    made = make_bundle(
+        settings, Path(args.out).resolve(), args.renderer, args.force, args.include_records, say=_say, wait=args.wait
+    )
+    print(f"bundle: {_shown(made.path)} ({made.files} files, {made.path.stat().st_size / 1e6:.1f} MB)")
+    return EXIT_OK
+
+
+def command_verify(args: argparse.Namespace) -> int:
+    return verify(
+        Path(args.archive),
+        Path(args.raw).resolve() if args.raw else None,
+        Path(args.reuse_env).absolute() if args.reuse_env else None,
+        _say,
+    )
 
 
 def command_baselines(_: argparse.Namespace) -> int:
@@ -192,7 +248,14 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in STAGE_KERNEL_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
     try:
-        return {"run": command_run, "sites": command_sites, "baselines": command_baselines}[args.command](args)
+        command = {
+            "run": command_run,
+            "sites": command_sites,
+            "bundle": command_bundle,
+            "verify": command_verify,
+            "baselines": command_baselines,
+        }[args.command]
+        return command(args)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -203,9 +266,12 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
-    except RenderError as error:
+    except (RenderError, PipelineFailed) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
+    except CannotJudge as error:
+        print(f"cannot judge: {error}", file=sys.stderr)
+        return EXIT_CANNOT_JUDGE
     except FolderBusy as error:
         print(f"busy: {error}; not waiting (--no-wait)", file=sys.stderr)
         return EXIT_BUSY

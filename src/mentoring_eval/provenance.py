@@ -1,5 +1,6 @@
-"""What a report was made from: input hashes, package versions, commit, and
-the publication it reproduces (as ``CITATION.cff`` cites it)."""
+"""What a report was made from: input hashes, package versions, the lock the
+environment was installed from, commit, and the publication it reproduces (as
+``CITATION.cff`` cites it)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import csv
 import hashlib
 import platform
 import subprocess
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
@@ -24,6 +26,12 @@ INPUT_RECORD = "input_files.csv"
 
 # The project's citation metadata (Citation File Format 1.2.0), at the project root.
 CITATION_FILE = "CITATION.cff"
+
+# The lock the environment is installed from (every package's exact version and
+# the SHA-256 of its files; `make lock` writes it). Once the install has
+# succeeded, the Makefile leaves a copy of it in the environment's folder: the
+# lock that environment was installed from, whatever the checkout holds by now.
+LOCK_FILE = "requirements.lock"
 
 # The packages whose versions change what the report says or how it looks.
 REPORTED_PACKAGES = ("pandas", "numpy", "pyarrow", "scipy", "matplotlib", "papermill", "nbconvert", "nbval")
@@ -125,9 +133,31 @@ def package_versions(names: tuple[str, ...] = REPORTED_PACKAGES) -> pd.DataFrame
     return pd.DataFrame(rows, columns=["package", "version"])
 
 
+def installed_lock(environment: Path | None = None) -> FileDigest | None:
+    """The lock the Python environment (``sys.prefix`` unless given) was
+    installed from, as the copy the Makefile leaves in it: its size and
+    SHA-256; None for an environment not installed from the lock (conda, or by
+    hand)."""
+    try:
+        return FileDigest.of((Path(sys.prefix if environment is None else environment) / LOCK_FILE).read_bytes())
+    except FileNotFoundError:
+        return None
+
+
+# Written by ``bundle`` at the root of the code it archives: the commit that
+# code is, as :func:`git_commit` said it when the run was bundled. An unpacked
+# archive is no git checkout, yet its report must name the same commit.
+SOURCE_COMMIT_FILE = "SOURCE_COMMIT"
+
+
 def git_commit(folder: Path) -> str:
     """The commit of the checkout ``folder`` is in, with "+ uncommitted changes"
-    when the work tree differs; "unknown" outside git."""
+    when the work tree differs; the commit an archived copy of the code records
+    (:data:`SOURCE_COMMIT_FILE`, never committed, so read first); "unknown"
+    outside git."""
+    recorded = Path(folder) / SOURCE_COMMIT_FILE
+    if recorded.is_file():
+        return recorded.read_text(encoding="utf-8").strip()
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, check=True

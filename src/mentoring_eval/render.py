@@ -297,7 +297,8 @@ def render_with_nbconvert(executed_report: Path, report_dir: Path) -> Rendered:
 
 # ---------------------------------------------------------------- Quarto
 
-QUARTO_TEMPLATE = "_quarto.yml"  # at the project's root: the report's Quarto project, as a report folder holds it
+QUARTO_TEMPLATE = "quarto/report.yml"  # in the project: the report's Quarto project, as a report folder holds it
+PROJECT_FILE = "_quarto.yml"  # Quarto's name for a project's file: the template, written into the report folder
 # The look shared by every page and PDF Quarto renders (the report, its
 # appendix, the site pages): an SCSS layer over Quarto's theme and the Typst
 # print rules. Kept in the package, copied into each folder Quarto renders,
@@ -313,7 +314,7 @@ MARKDOWN_TARGET = re.compile(r"(?<!\\)(?P<head>!?\[(?:\\.|[^\\\]\n])*\]\()(?P<ta
 
 
 def load_quarto_template(project_root: Path) -> dict:
-    """The project's ``_quarto.yml``: the report's manuscript, with paths
+    """The project's ``quarto/report.yml``: the report's manuscript, with paths
     relative to a report folder (see :func:`render_quarto_manuscript`)."""
     import yaml
 
@@ -422,11 +423,11 @@ def render_quarto_manuscript(executed: Path, folder: Path, template: dict, artic
     for stale in (output_dir, folder / ".quarto"):
         _remove(stale)
     stage_article(executed, folder, notebooks, article)
-    stage_theme(folder)
+    project_file = folder / PROJECT_FILE
     project_file = folder / QUARTO_TEMPLATE
     scratch = project_file.with_name(f".{project_file.name}.tmp")
     scratch.write_text(
-        "# Written by mentoring_eval from the project's _quarto.yml: `quarto render` here renders "
+        "# Written by mentoring_eval from the project's quarto/report.yml: `quarto render` here renders "
         "this folder again.\n" + yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
         encoding="utf-8",
     )

@@ -16,7 +16,7 @@ import pandas as pd
 
 from mentoring_eval import escape
 from mentoring_eval.metrics import DEFAULT_CLOSE_MARGIN, DEFAULT_REPLACEMENT_LEAD_DAYS
-from mentoring_eval.provenance import cited_publication
+from mentoring_eval.provenance import LOCK_FILE, FileDigest, cited_publication
 from mentoring_eval.rounding import ratio_half_up
 from mentoring_eval.synth import SYNTHETIC_MANIFEST  # noqa: F401  (the report looks it up in data/reference)
 from mentoring_eval.trial import TrialDescription
@@ -693,14 +693,34 @@ def citation_paragraph(citation: dict) -> str:
     )
 
 
+def environment_markdown(lock: FileDigest | None) -> str:
+    """The lock the Python environment was installed from, with its SHA-256
+    (a table, as the input files are), or that it was not."""
+    if lock is None:
+        return (
+            f"The Python environment was not installed from the project's lock (`{LOCK_FILE}`): "
+            "the package versions above are all this report knows of it."
+        )
+    table = pd.DataFrame({"file": [LOCK_FILE], "bytes": [lock.size], "sha256": [lock.sha256]})
+    return captioned_table(
+        markdown_table(table, {"sha256": "SHA-256"}),
+        "Lock file the Python environment was installed from (each package's exact version and the SHA-256 of its files), "
+        "with its own SHA-256",
+        "environment",
+    )
+
+
 def provenance_markdown(
     parameters: dict[str, object],
     input_hashes: pd.DataFrame,
     versions: pd.DataFrame,
     commit: str,
     citation: dict | None = None,
+    *,
+    lock: FileDigest | None,
 ) -> str:
-    """Parameters, input hashes, package versions and commit; given the
+    """Parameters, input hashes, package versions, the environment's lock
+    (:func:`mentoring_eval.provenance.installed_lock`) and commit; given the
     project's citation metadata, first the publication the report reproduces."""
     cited = [citation_paragraph(citation)] if citation else []
     return "\n\n".join(
@@ -714,5 +734,6 @@ def provenance_markdown(
                 "inputs",
             ),
             captioned_table(markdown_table(versions), "Package versions", "versions"),
+            environment_markdown(lock),
         ]
     )

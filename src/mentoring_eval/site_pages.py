@@ -19,7 +19,7 @@ so a page is the same bytes whichever sites ran before it.
 
 Incremental (a page is redone only when its notebook, parameters, the
 package's code, the main run's outputs or the renderer changed) and all or
-nothing with the main run (:func:`pipeline.all_or_nothing`).
+nothing with the main run (:func:`runs.all_or_nothing`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mentoring_eval import kernels, pipeline, render
+from mentoring_eval import kernels, pipeline, render, runs
 from mentoring_eval.errors import InputError
 from mentoring_eval.escape import html_text
 from mentoring_eval.paths import shown
@@ -289,6 +289,8 @@ def _fingerprint(settings: RunSettings, site: int, upstream: str, code: str, ren
             "code": code,
             "upstream": upstream,
             "renderer": renderer,
+            # The report's Quarto options (theme, paper, print rules) are part of a Quarto page.
+            **({"quarto": render.load_quarto_template(settings.paths.root)} if renderer == "quarto" else {}),
         },
         sort_keys=True,
     )
@@ -411,13 +413,9 @@ def make_site_pages(
     chosen_renderer, _ = choose_renderer(renderer)
     folder = sites_folder(settings)
     state_path = folder / STATE_FILE
-    saved = {} if force else pipeline._read_state(state_path)
-    upstream = pipeline._read_state(settings.paths.report / pipeline.STATE_FILE).get("site metrics", "")
-    template = render.load_quarto_template(settings.paths.root) if chosen_renderer == "quarto" else {}
-    # The report's Quarto options (theme, paper, print rules) are part of a Quarto page.
-    code = pipeline.package_code_digest() + (
-        hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest() if template else ""
-    )
+    saved = {} if force else runs.read_state(state_path)
+    upstream = runs.read_state(settings.paths.report / runs.STATE_FILE).get("site metrics", "")
+    code = runs.code_digest()
     main_link = os.path.relpath(main_report, folder) if main_report else None
     # The fingerprint of "site 0": everything a page depends on but its site.
     run_key = hashlib.sha256(
@@ -455,7 +453,7 @@ def make_site_pages(
                 continue
             started = time.perf_counter()
             state.pop(str(site), None)
-            pipeline._write_state(state_path, {"pages": state})
+            runs.write_state(state_path, {"pages": state})
             notebook = execute_site(kernel(), source, settings, site, files[0])
             if exporter is not None:
                 render.write_replacing(files[1], render.self_contained_html(notebook, files[0].parent, exporter))
@@ -463,7 +461,7 @@ def make_site_pages(
             say(f"{label} done in {time.perf_counter() - started:.1f} s")
             if chosen_renderer != "quarto":  # Quarto's pages are only done once it has rendered them all
                 state[str(site)] = current[site]
-                pipeline._write_state(state_path, {"pages": state})
+                runs.write_state(state_path, {"pages": state})
     # Pages of other sites stay only while current: a --site run after the
     # records changed must not leave last month's numbers linked as this month's.
     kept = {str(site) for site in made} | {
@@ -482,6 +480,7 @@ def make_site_pages(
         shutil.rmtree(folder / SITE_LIBRARIES, ignore_errors=True)
     if chosen_renderer == "quarto" and made:
         started = time.perf_counter()
+        template = render.load_quarto_template(settings.paths.root)
         render_with_quarto(folder / EXECUTED_FOLDER, sorted(int(site) for site in kept), template)
         state.update({str(site): current[site] for site in made})
         say(f"[sites render] quarto, {len(kept)} pages, in {time.perf_counter() - started:.1f} s")
@@ -509,7 +508,7 @@ def make_site_pages(
             copy.parent.mkdir(parents=True, exist_ok=True)
             render.write_replacing(copy, text)
     pages = tuple(linked[site][0] for site in sorted(linked))
-    pipeline._write_state(
+    runs.write_state(
         state_path,
         {
             "pages": state,
@@ -538,6 +537,30 @@ def _unchanged_run(saved: dict, run_key: str, folder: Path, renderer: str) -> di
     return last if all(path.exists() for path in made) else None
 
 
+def current_site_files(settings: RunSettings, renderer: str) -> tuple[list[int], list[Path]]:
+    """The sites and the files of their pages (the index first), when every
+    page the last ``sites`` made is current for this run (same inputs, code,
+    notebook and renderer, every file there); nothing otherwise. Call after
+    the main run."""
+    folder = sites_folder(settings)
+    saved = runs.read_state(folder / STATE_FILE)
+    pages = saved.get("pages", {})
+    index = folder / INDEX_PAGE
+    if not pages or not index.is_file():
+        return [], []
+    upstream = runs.read_state(settings.paths.report / runs.STATE_FILE).get("site metrics", "")
+    code = runs.code_digest()
+    files = [index]
+    for site, fingerprint in sorted(pages.items(), key=lambda item: int(item[0])):
+        made = page_files(folder, int(site), renderer)
+        if fingerprint != _fingerprint(settings, int(site), upstream, code, renderer) or not all(
+            path.exists() for path in made
+        ):
+            return [], []
+        files += made
+    return sorted(int(site) for site in pages), files
+
+
 def run_site_pages(
     settings: RunSettings,
     named: list[int] | None = None,
@@ -549,7 +572,7 @@ def run_site_pages(
     """The main run (each stage skipped when unchanged), then the site pages,
     under the main run's lock; all or nothing: a failure leaves the last good
     report and pages as they were."""
-    with pipeline.exclusive_run(settings, wait, say):
-        rendered = pipeline._run_and_render(settings, renderer, force, say)
+    with runs.exclusive_run(settings, wait, say):
+        rendered = runs.run_and_render(settings, renderer, force, say)
         main_report = next((path for path in rendered.outputs if path.suffix == ".html"), None)
         return rendered, make_site_pages(settings, named, renderer, force, say, main_report)
