@@ -423,8 +423,8 @@ def render_quarto_manuscript(executed: Path, folder: Path, template: dict, artic
     for stale in (output_dir, folder / ".quarto"):
         _remove(stale)
     stage_article(executed, folder, notebooks, article)
+    stage_theme(folder)
     project_file = folder / PROJECT_FILE
-    project_file = folder / QUARTO_TEMPLATE
     scratch = project_file.with_name(f".{project_file.name}.tmp")
     scratch.write_text(
         "# Written by mentoring_eval from the project's quarto/report.yml: `quarto render` here renders "
