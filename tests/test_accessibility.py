@@ -149,7 +149,7 @@ def test_on_a_phone_no_number_is_broken_across_lines(browser, quarto_report, pag
 def test_a_site_page_offers_its_pdf_as_the_report_does(quarto_report):
     page = (quarto_report / "sites" / "site-2.html").read_text(encoding="utf-8")
     formats = page[page.index('class="quarto-alternate-formats"') :]
-    formats = formats[: formats.index("</nav>")]
+    formats = formats[: formats.index("</ul>")]  # a page's list of other formats (the article's is in a <nav>)
     assert formats.count('href="site-2.pdf"') == 1 and "PDF (A4, for print)" in formats and ">Typst<" not in formats
 
 
