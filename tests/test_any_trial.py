@@ -200,8 +200,8 @@ def run_command(command: str, trial, raw: Path, folder: Path, renderer: str) -> 
         report=folder / "report",
         raw=raw,
         renderer=renderer,
+        subcommand=command,
     )
-    arguments[arguments.index("run")] = command
     return subprocess.run(arguments, capture_output=True, text=True, cwd=folder, timeout=900)
 
 

@@ -64,6 +64,9 @@ def _text_field(document: dict, key: str, limit: int) -> str | None:
     if not isinstance(value, str) or not value.strip():
         raise InputError(f"{TRIAL_FILE}: {key} must be text")
     text = " ".join(value.split())
+    if any(ord(character) < 32 or 127 <= ord(character) < 160 for character in text):
+        # a control character would act on the terminal the command prints the name to
+        raise InputError(f"{TRIAL_FILE}: {key} holds a control character")
     if len(text) > limit:
         raise InputError(f"{TRIAL_FILE}: {key} is longer than {limit} characters")
     return text
