@@ -230,6 +230,12 @@ def test_the_index_lists_every_site_with_its_headline_numbers_and_flags(bundled)
     assert 'href="../report.html"' in index
 
 
+def test_every_page_links_back_to_the_index_and_the_main_report(bundled):
+    for page in sorted(bundled["sites"].glob("site-*.html")):
+        text = page.read_text(encoding="utf-8")
+        assert 'href="index.html"' in text and 'href="../report.html"' in text, page.name
+
+
 def test_the_main_report_links_to_the_index(bundled):
     page = (bundled["folder"] / "report" / "report.html").read_text(encoding="utf-8")
     assert 'href="sites/index.html"' in page  # rebased from the executed notebook's folder
@@ -397,6 +403,7 @@ def test_with_quarto_each_page_is_html_and_a_typst_pdf(other_trial, tmp_path):
     assert (sites / f"site-{ONLY_OT_LEFT_SITE}.pdf").read_bytes().startswith(b"%PDF")
     page = made.pages[0].read_text(encoding="utf-8")
     assert "Mentoring at site 3: feedback report" in page and "not replaced" in page
+    assert '<a href="index.html">All sites</a>' in page  # back to the index (no main report named here)
     index = (sites / "index.html").read_text(encoding="utf-8")
     assert f'href="site-{ONLY_OT_LEFT_SITE}.pdf"' in index
     assert not (sites / "site-1.html").exists()  # nbconvert's pages of the other sites are not Quarto's: gone

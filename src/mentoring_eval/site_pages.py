@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from mentoring_eval import kernels, pipeline, render, runs
 from mentoring_eval.errors import InputError
@@ -169,10 +170,35 @@ def titled(notebook: nbformat.NotebookNode, site: int) -> nbformat.NotebookNode:
     return retitled(notebook, page_title(site))
 
 
+def site_navigation(main_link: str | None) -> str:
+    """The links at the top of a site page, back to the index of all sites
+    and to the trial's report (``main_link``, relative to the pages' folder):
+    the pages, their index and the report link both ways. Written for the
+    page's folder, where both renderers write it (the links are not rebased)."""
+    links = ["[All sites](index.html)"]
+    if main_link:
+        links.append(f"[The trial's report]({quote(Path(main_link).as_posix())})")
+    return " · ".join(links)
+
+
+def with_navigation(notebook: nbformat.NotebookNode, navigation: str) -> nbformat.NotebookNode:
+    """``navigation`` as the page's first cell after its front matter."""
+    from nbformat.v4 import new_markdown_cell
+
+    notebook.cells.insert(1, new_markdown_cell(navigation, id="site-navigation"))
+    return notebook
+
+
 def execute_site(
-    kernel: WarmKernel, source: nbformat.NotebookNode, settings: RunSettings, site: int, target: Path
+    kernel: WarmKernel,
+    source: nbformat.NotebookNode,
+    settings: RunSettings,
+    site: int,
+    target: Path,
+    navigation: str = "",
 ) -> nbformat.NotebookNode:
-    """Execute the site notebook for ``site`` into ``target`` (replaced only on success)."""
+    """Execute the site notebook for ``site`` into ``target`` (replaced only
+    on success), with ``navigation`` (Markdown links) at its top."""
     import copy
 
     import nbformat
@@ -192,6 +218,8 @@ def execute_site(
         raise StageFailed(f"site {site}", error.ename, error.evalue, failed) from None
     notebook = pipeline.strip_run_metadata(notebook, settings.paths.root)
     notebook = titled(numbered_as_fresh(pipeline.with_alt_text_options(notebook)), site)
+    if navigation:
+        notebook = with_navigation(notebook, navigation)
     notebook.metadata.setdefault("papermill", {})["output_path"] = shown(target, settings.paths.root)
     scratch = target.with_name(f".{target.name}.tmp")
     nbformat.write(notebook, scratch)
@@ -454,7 +482,7 @@ def make_site_pages(
             started = time.perf_counter()
             state.pop(str(site), None)
             runs.write_state(state_path, {"pages": state})
-            notebook = execute_site(kernel(), source, settings, site, files[0])
+            notebook = execute_site(kernel(), source, settings, site, files[0], site_navigation(main_link))
             if exporter is not None:
                 render.write_replacing(files[1], render.self_contained_html(notebook, files[0].parent, exporter))
             made.append(site)
