@@ -8,6 +8,7 @@ Running them in order, incrementally and all or nothing, under the lock, is
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -38,9 +39,10 @@ class RunSettings:
     as_of: date = PUBLISHED_AS_OF
     expected_minutes: int = 60
 
-    @property
+    @functools.cached_property
     def trial(self) -> TrialDescription:
-        """The trial description that travels with the records (``trial.yml``)."""
+        """The trial description that travels with the records (``trial.yml``),
+        read once per run: the fingerprints, the title and the headings all ask."""
         return read_trial_description(self.paths.raw)
 
     @property
