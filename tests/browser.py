@@ -131,31 +131,43 @@ def visibly_focused(stop: dict) -> bool:
     return (stop["outline"] not in ("none", "") and stop["width"] >= 2) or stop["shadow"] not in ("none", "")
 
 
-BROKEN_CELLS = """
-const number = /^[+\u2212-]?[0-9][0-9.,]*%?(\u2013[0-9][0-9.,]*%?)?$/;
+# The elements (a CSS selector) whose text matches a pattern (a JavaScript
+# regular expression) and that the browser draws on more than one line.
+BROKEN_ACROSS_LINES = """
+const [selector, pattern] = arguments;
+const wanted = new RegExp(pattern);
 const broken = [];
-for (const cell of document.querySelectorAll('td[style*="text-align: right"], td[style*="text-align:right"]')) {
-  const text = cell.innerText.trim();
-  if (!number.test(text)) continue;
+for (const element of document.querySelectorAll(selector)) {
+  const text = element.innerText.trim();
+  if (!wanted.test(text)) continue;
   const range = document.createRange();
-  range.selectNodeContents(cell);
+  range.selectNodeContents(element);
   const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
   if (lines.size > 1) broken.push(text);
 }
 return broken;
 """
+NUMBER_CELLS = 'td[style*="text-align: right"], td[style*="text-align:right"]'
+NUMBER = "^[+\u2212-]?[0-9][0-9.,]*%?(\u2013[0-9][0-9.,]*%?)?$"
+
+
+def broken_across_lines(driver, page: Path, width: int, selector: str, pattern: str) -> list[str]:
+    """The text of each element of ``page`` matching ``selector`` whose text
+    matches ``pattern`` that the browser, ``width`` px wide, prints on more
+    than one line."""
+    driver.set_window_size(width, 900)
+    try:
+        driver.get(Path(page).resolve().as_uri())
+        return driver.execute_script(BROKEN_ACROSS_LINES, selector, pattern)
+    finally:
+        driver.set_window_size(1280, 900)
 
 
 def numbers_broken_across_lines(driver, page: Path, width: int) -> list[str]:
     """The cells of ``page``'s number columns (right-aligned) holding a number
-    or a range of two that the browser, ``width`` px wide, prints on more
-    than one line. (In a column of words a range may break after its dash.)"""
-    driver.set_window_size(width, 900)
-    try:
-        driver.get(Path(page).resolve().as_uri())
-        return driver.execute_script(BROKEN_CELLS)
-    finally:
-        driver.set_window_size(1280, 900)
+    or a range of two printed on more than one line. (In a column of words a
+    range may break after its dash.)"""
+    return broken_across_lines(driver, page, width, NUMBER_CELLS, NUMBER)
 
 
 def count_elements(violations: list[dict]) -> int:

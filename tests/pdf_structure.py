@@ -22,6 +22,7 @@ class Structure:
     shows_title: bool  # /ViewerPreferences /DisplayDocTitle true: the title bar shows the title, not the file name
     ua_part: str  # the XMP pdfuaid:part ("1" for PDF/UA-1), "" when none is declared
     figure_alts: list[str | None] = field(default_factory=list)  # each Figure element's /Alt (None when missing)
+    figure_pages: list[int | None] = field(default_factory=list)  # each Figure element's page, from 1
     table_header_cells: list[int] = field(default_factory=list)  # each Table element's number of TH cells
 
 
@@ -72,13 +73,32 @@ def _elements(root, role_map: dict) -> list[tuple[str, dict, list]]:
     return found
 
 
+def _page_of(node: dict, page_numbers: dict[int, int]) -> int | None:
+    """The page an element is on (its /Pg, or its first kid's that has one), from 1."""
+    from pdfminer.pdftypes import resolve1
+
+    stack = [node]
+    while stack:
+        element = resolve1(stack.pop(0))
+        if not isinstance(element, dict):
+            continue
+        page = element.get("Pg")
+        if page is not None and getattr(page, "objid", None) in page_numbers:
+            return page_numbers[page.objid]
+        kids = resolve1(element.get("K"))
+        stack.extend(kids if isinstance(kids, list) else [kids] if kids is not None else [])
+    return None
+
+
 def read_structure(pdf: Path) -> Structure:
     from pdfminer.pdfdocument import PDFDocument
+    from pdfminer.pdfpage import PDFPage
     from pdfminer.pdfparser import PDFParser
     from pdfminer.pdftypes import resolve1
 
     with open(pdf, "rb") as handle:
         document = PDFDocument(PDFParser(handle))
+        page_numbers = {page.pageid: number for number, page in enumerate(PDFPage.create_pages(document), start=1)}
         catalog = document.catalog
         mark_info = resolve1(catalog.get("MarkInfo")) or {}
         preferences = resolve1(catalog.get("ViewerPreferences")) or {}
@@ -101,10 +121,39 @@ def read_structure(pdf: Path) -> Structure:
                 if kind == "Figure":
                     alt = resolve1(node.get("Alt"))
                     structure.figure_alts.append(_text(alt) if alt is not None else None)
+                    structure.figure_pages.append(_page_of(node, page_numbers))
                 elif kind == "Table":
                     cells = _elements(node, role_map)
                     structure.table_header_cells.append(sum(1 for inner, _, _ in cells if inner == "TH"))
     return structure
+
+
+def page_texts(pdf: Path) -> list[str]:
+    """Each page's text, its runs of white space (a no-break space too) as one space."""
+    from pdfminer.high_level import extract_pages
+    from pdfminer.layout import LTTextContainer
+
+    return [
+        " ".join(" ".join(element.get_text() for element in page if isinstance(element, LTTextContainer)).split())
+        for page in extract_pages(pdf)
+    ]
+
+
+def page_fills(pdf: Path, foot: float = 0.06) -> list[float]:
+    """How far down each page its text reaches, as a share of the page's
+    height (the page number, in the lowest ``foot`` of the page, left out)."""
+    from pdfminer.high_level import extract_pages
+    from pdfminer.layout import LTTextContainer
+
+    fills = []
+    for page in extract_pages(pdf):
+        bottoms = [
+            element.y0
+            for element in page
+            if isinstance(element, LTTextContainer) and element.get_text().strip() and element.y0 > foot * page.height
+        ]
+        fills.append((page.height - min(bottoms, default=page.height)) / page.height)
+    return fills
 
 
 if __name__ == "__main__":

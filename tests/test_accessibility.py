@@ -22,6 +22,7 @@ import pytest
 
 from browser import (
     axe_violations,
+    broken_across_lines,
     chromium,
     count_elements,
     described,
@@ -30,7 +31,7 @@ from browser import (
     numbers_broken_across_lines,
     visibly_focused,
 )
-from pdf_structure import Structure, read_structure
+from pdf_structure import Structure, page_fills, page_texts, read_structure
 from pipeline_runs import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,8 +73,7 @@ def quarto_pages(report: Path) -> dict[str, list[Path]]:
         # The computational appendix: each notebook's page (the report's own beside the article).
         "appendix": sorted((report / "quarto").glob("**/*-preview.html")),
         "site pages": sorted((report / "sites").glob("site-*.html")),
-        # The index beside the pages, and its copy beside the article (which links it).
-        "site index": [report / "sites" / "index.html", report / "quarto" / "sites" / "index.html"],
+        "site index": [report / "sites" / "index.html"],
     }
 
 
@@ -146,6 +146,72 @@ def test_on_a_phone_no_number_is_broken_across_lines(browser, quarto_report, pag
     assert numbers_broken_across_lines(browser, quarto_report / page, 400) == []
 
 
+def test_the_keyboard_reaches_every_site_from_the_index_visibly(browser, quarto_report):
+    stops = keyboard_tour(browser, quarto_report / "sites" / "index.html", 40)
+    links = [stop for stop in stops if stop["tag"] == "A"]
+    reached = {stop["href"] for stop in links}
+    assert {"../quarto/index.html", "site-1.html", "site-1.pdf", "site-16.html"} <= reached
+    assert [stop["href"] for stop in links if not visibly_focused(stop)] == []
+
+
+@pytest.mark.parametrize("width", [1280, 400])
+def test_no_site_of_the_index_is_broken_across_lines(browser, quarto_report, nbconvert_report, width):
+    """ "Site 10 (PDF)" on one line, however narrow its column (Quarto's
+    tables may break a word anywhere to fit a long SHA-256)."""
+    for report in (quarto_report, nbconvert_report):
+        assert broken_across_lines(browser, report / "sites" / "index.html", width, "td", "^Site [0-9]+") == []
+
+
+def relative_links(page: Path) -> list[str]:
+    """Every file ``page`` links to or loads (href and src), by relative path."""
+    from urllib.parse import unquote, urlsplit
+
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+    targets = [element.get(name) for name in ("href", "src") for element in soup.find_all(attrs={name: True})]
+    parts = [urlsplit(target) for target in targets]
+    return sorted(
+        {unquote(part.path) for part in parts if not part.scheme and part.path and not part.path.startswith("/")}
+    )
+
+
+@pytest.mark.parametrize("renderer", ["quarto", "nbconvert"])
+def test_every_link_between_the_pages_reaches_its_file_both_ways(request, renderer):
+    """No page links a file that is not there; the report, the index and
+    every site page link each other (the report and the index both ways)."""
+    report = request.getfixturevalue(f"{renderer}_report")
+    pages = (quarto_pages if renderer == "quarto" else nbconvert_pages)(report)
+    broken = [
+        f"{page.relative_to(report)} -> {link}"
+        for kind in pages.values()
+        for page in kind
+        for link in relative_links(page)
+        if not (page.parent / link).exists()
+    ]
+    assert broken == []
+
+    def reached(page: Path) -> set[Path]:
+        return {(page.parent / link).resolve() for link in relative_links(page)}
+
+    main = pages["article" if renderer == "quarto" else "report"][0].resolve()
+    index = pages["site index"][0].resolve()
+    assert index in reached(main) and main in reached(index)
+    for page in pages["site pages"]:
+        assert {index, main} <= reached(page), page.name
+        assert page.resolve() in reached(index), page.name
+
+
+def test_a_quarto_site_page_shows_its_chart_as_a_captioned_figure(quarto_report):
+    from bs4 import BeautifulSoup
+
+    page = BeautifulSoup((quarto_report / "sites" / "site-2.html").read_text(encoding="utf-8"), "html.parser")
+    chart = page.find("img", alt=lambda alt: alt and alt.startswith("Bar chart of site 2's mentoring minutes"))
+    caption = " ".join(chart.find_parent("figure").find("figcaption").get_text(" ").split())  # a no-break space too
+    assert caption.startswith("Figure 1: Minutes of mentoring credited to site 2 ")
+    assert page.get_text().count("Minutes of mentoring credited to site 2 ") == 1  # the caption, once
+
+
 def test_a_site_page_offers_its_pdf_as_the_report_does(quarto_report):
     page = (quarto_report / "sites" / "site-2.html").read_text(encoding="utf-8")
     formats = page[page.index('class="quarto-alternate-formats"') :]
@@ -193,6 +259,21 @@ def pdf_ua_problems(structure: Structure) -> list[str]:
     if not all(structure.table_header_cells):
         problems.append(f"a Table without TH cells (TH per table: {structure.table_header_cells})")
     return problems
+
+
+def test_a_site_pdf_keeps_its_chart_with_its_caption_and_leaves_no_page_half_blank(quarto_report):
+    """The chart and its caption are one figure, on one page; a chart that
+    would not fit under the first page's table is printed smaller rather
+    than moved on, leaving half the page blank (theme/print.typ)."""
+    for pdf in pdfs(quarto_report)[1:]:
+        site = pdf.stem.removeprefix("site-")
+        texts = page_texts(pdf)
+        caption = [
+            n for n, text in enumerate(texts, start=1) if f"Minutes of mentoring credited to site {site} " in text
+        ]
+        assert read_structure(pdf).figure_pages == caption, f"{pdf.name}: the chart and its caption part"
+        fills = page_fills(pdf)
+        assert min(fills[:-1]) >= 0.7, f"{pdf.name}: a page but the last is blank below {min(fills[:-1]):.0%}"
 
 
 def test_the_pdf_check_finds_an_untagged_pdf(tmp_path):

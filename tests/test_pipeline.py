@@ -301,3 +301,43 @@ def test_each_chart_a_cell_shows_carries_its_alt_text_for_quarto():
     with_alt_text_options(notebook)
     assert notebook.cells[0].metadata["fig-alt"] == ["", "Bar chart of minutes"]
     assert "fig-alt" not in notebook.cells[1].metadata
+
+
+def test_a_labelled_chart_and_its_caption_become_one_quarto_figure():
+    """The caption (a Markdown output after the chart) moves into Quarto's
+    fig-cap, the alt texts stay one per output; cells that are not labelled
+    as figures, or show no caption after their chart, are left as they are."""
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    from mentoring_eval.pipeline import with_alt_text_options, with_figure_captions
+
+    def chart_cell(*outputs, label: str | None = "fig-site-months"):
+        cell = new_code_cell("show()", outputs=list(outputs))
+        if label:
+            cell.metadata["label"] = label
+        return cell
+
+    def chart():
+        return new_output("display_data", data={"image/svg+xml": "<svg/>", "text/plain": "Bar chart of minutes"})
+
+    def words(text: str):
+        return new_output("display_data", data={"text/markdown": text, "text/plain": "<Markdown>"})
+
+    notebook = with_alt_text_options(
+        new_notebook(
+            cells=[
+                chart_cell(chart(), words("Minutes of *mentoring*.")),
+                chart_cell(chart(), words("Not a figure."), label=None),
+                chart_cell(words("Above, not a caption."), chart()),
+                chart_cell(chart()),
+            ]
+        )
+    )
+    with_figure_captions(notebook)
+    figure, unlabelled, words_first, no_caption = notebook.cells
+    assert figure.metadata["fig-cap"] == "Minutes of *mentoring*."
+    assert [list(output["data"]) for output in figure.outputs] == [["image/svg+xml", "text/plain"]]
+    assert figure.metadata["fig-alt"] == ["Bar chart of minutes"]
+    for cell in (unlabelled, words_first, no_caption):
+        assert "fig-cap" not in cell.metadata
+    assert len(unlabelled.outputs) == 2 and len(words_first.outputs) == 2 and len(no_caption.outputs) == 1

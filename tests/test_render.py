@@ -91,6 +91,18 @@ def test_links_are_rebased_for_a_document_moved_up_a_folder(tmp_path):
     )
 
 
+def test_a_link_to_another_page_is_rebased_for_where_the_article_is_rendered(tmp_path):
+    """Quarto's article lands in report/quarto/: a link to the site pages'
+    index must reach report/sites/index.html from there. Written for the
+    project folder instead, Quarto would copy the index beside the article
+    at render time, without its libraries, and the copy would go stale."""
+    text = "[pages](../sites/index.html#sites) ![chart](../figures/x.svg) [notebook](02.ipynb)"
+    report = tmp_path / "report"
+    assert render.rebase_links(text, report / "notebooks", report, report / "quarto") == (
+        "[pages](../sites/index.html#sites) ![chart](figures/x.svg) [notebook](notebooks/02.ipynb)"
+    )
+
+
 def test_the_article_is_staged_at_the_folder_root_with_its_appendix_linked(tmp_path):
     executed = report_like_notebook(tmp_path)
     appendix = [{"notebook": "notebooks/01_clean.ipynb", "title": "Appendix A: cleaning"}]

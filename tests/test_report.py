@@ -391,3 +391,22 @@ def test_a_column_of_numbers_written_as_text_is_right_aligned():
     separator = report.markdown_table(table).splitlines()[1].strip("|").split("|")
     assert [cell.startswith(":") for cell in separator] == [True, False, False, False, True]
     assert [cell.endswith(":") for cell in separator] == [False, True, True, True, False]
+
+
+def test_markdown_table_markup_columns_pass_as_written_and_are_sized_as_shown():
+    """A column of links (made and escaped by the caller) goes in as it is,
+    left-aligned, and is sized by its links' text, not their targets (a table
+    wider than a line is sized by its separator's dashes); the other columns
+    are still escaped text."""
+    linked = [f'<span style="white-space: nowrap">[Site {n}](site-{n}-of-the-trial.html)</span>' for n in (1, 2)]
+    note = ["*a* " + "word " * 20, "b"]
+    table = pd.DataFrame({"site": linked, "note": note, "minutes": [2815.0, 43.0]})
+    lines = report.markdown_table(table, markup=("site",)).splitlines()
+    assert lines[2].startswith(f"| {linked[0]} | \\*a\\* word")
+    as_shown = report.markdown_table(table.assign(site=["Site 1", "Site 2"])).splitlines()
+    assert lines[1] == as_shown[1] and lines[1].startswith("|:--------|")  # "Site 1" and its padding
+
+
+def test_as_shown_is_the_text_a_reader_sees():
+    assert report.as_shown('<span style="x">[Site 1](a%20b.html) ([PDF](a.pdf))</span>') == "Site 1 (PDF)"
+    assert report.as_shown(r"\*not emphasis\* [a \] bracket](x.html)") == "*not emphasis* a ] bracket"

@@ -230,6 +230,21 @@ def test_the_index_lists_every_site_with_its_headline_numbers_and_flags(bundled)
     assert 'href="../report.html"' in index
 
 
+def stylesheets(page: str) -> list[str]:
+    """The page's styles: the stylesheets it links and its own style blocks, in order."""
+    tags = [tag for tag in re.findall(r"<link\b[^>]*>", page) if 'rel="stylesheet"' in tag]
+    linked = [re.search(r'href="([^"]+)"', tag)[1] for tag in tags]
+    return linked + re.findall(r"<style[^>]*>(.*?)</style>", page, re.DOTALL)
+
+
+def test_the_index_is_rendered_like_the_pages_it_lists(bundled):
+    index = (bundled["sites"] / "index.html").read_text(encoding="utf-8")
+    assert stylesheets(index) == stylesheets(page_of(bundled, 1))
+    assert any(render.page_style() in style for style in stylesheets(index))
+    # A site's link is never broken across lines (nbconvert's image embedding would drop the span's content).
+    assert '<span style="white-space: nowrap"><a href="site-1.html">Site 1</a></span>' in index
+
+
 def test_every_page_links_back_to_the_index_and_the_main_report(bundled):
     for page in sorted(bundled["sites"].glob("site-*.html")):
         text = page.read_text(encoding="utf-8")
@@ -406,15 +421,19 @@ def test_with_quarto_each_page_is_html_and_a_typst_pdf(other_trial, tmp_path):
     assert '<a href="index.html">All sites</a>' in page  # back to the index (no main report named here)
     index = (sites / "index.html").read_text(encoding="utf-8")
     assert f'href="site-{ONLY_OT_LEFT_SITE}.pdf"' in index
+    # Rendered by Quarto like the page, with the same theme from the same shared libraries.
+    styles = stylesheets(page)
+    assert stylesheets(index) == styles and [href for href in styles if href.startswith("site_libs/bootstrap/")]
+    assert not (sites / "index.pdf").exists() and not (sites / "index_files").exists()
     assert not (sites / "site-1.html").exists()  # nbconvert's pages of the other sites are not Quarto's: gone
     for path in sites.rglob("*"):
         if path.is_file():
             assert PLANTED_NAME.encode() not in path.read_bytes(), path.name
 
 
-def test_beside_a_report_in_a_subfolder_the_index_copy_links_from_there(other_trial, tmp_path):
-    """Quarto's report lies in report/quarto/ and links sites/index.html beside
-    itself (Quarto copies what it links): that copy must link the real pages."""
+def test_the_index_links_a_report_in_a_subfolder_where_it_lies(other_trial, tmp_path):
+    """Quarto's report lies in report/quarto/: the index links it there, and
+    nothing is written beside it (it links the index where the index lies)."""
     folder = tmp_path / "copy"
     shutil.copytree(other_trial["folder"], folder, symlinks=True)
     settings = RunSettings(
@@ -424,10 +443,40 @@ def test_beside_a_report_in_a_subfolder_the_index_copy_links_from_there(other_tr
     )
     main_report = folder / "report" / "quarto" / "index.html"
     site_pages.make_site_pages(settings, None, "nbconvert", False, lambda line: None, main_report=main_report)
-    copy = (main_report.parent / "sites" / "index.html").read_text(encoding="utf-8")
-    assert 'href="../../sites/site-1.html"' in copy and 'href="../index.html"' in copy
     index = (folder / "report" / "sites" / "index.html").read_text(encoding="utf-8")
     assert 'href="site-1.html"' in index and 'href="../quarto/index.html"' in index
+    assert not (main_report.parent / "sites").exists()
+
+
+def test_the_index_notebook_links_each_page_and_names_a_site_without_one():
+    table = pd.DataFrame(
+        {
+            "site": [1, 2],
+            "months_in_study": [25, 0],
+            "total_minutes": [2815, 0],
+            "minutes_per_month": [113.0, float("nan")],
+            "pct_phone_teams": [94.0, float("nan")],
+            "ots": [3, 1],
+            "dose_band": ["high", pd.NA],
+            "attention": ["", "OT left and not replaced"],
+        }
+    )
+    notebook = site_pages.index_notebook(
+        table, {1: ["site-1.html", "site-1.pdf"]}, "2020-04-01", 60, "../my report/index.html", "*Trial* [x]"
+    )
+    matter = render.front_matter(notebook)
+    assert matter["format"] == "html"  # Quarto: the index is a page, with no PDF of its own
+    assert matter["title"] == r"\*Trial\* \[x\]: site feedback pages as of 1 April 2020"
+    assert notebook.metadata["title"] == "*Trial* [x]: site feedback pages as of 1 April 2020"
+    cells = {cell.get("id"): cell.source for cell in notebook.cells}
+    assert cells["site-navigation"] == "[The trial's report](../my%20report/index.html)"
+    assert cells["about-the-pages"].startswith("2 sites open at the cut-off; 1 needs attention")
+    rows = cells["sites"].splitlines()
+    assert rows[2].startswith(
+        '| <span style="white-space: nowrap">[Site 1](site-1.html) ([PDF](site-1.pdf))</span> | 25 | 2815 | 113.0 | 94.0 | 3 | no |'
+    )
+    assert rows[3] == "| Site 2 | 0 | 0 | – | – | 1 | OT left and not replaced |"
+    assert rows[-1] == ": Every site's headline numbers as of 1 April 2020 {#tbl-sites}"
 
 
 def test_quarto_pages_share_one_copy_of_their_libraries(tmp_path):

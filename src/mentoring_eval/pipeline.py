@@ -153,6 +153,10 @@ def strip_run_metadata(notebook: nbformat.NotebookNode, root: Path) -> nbformat.
 IMAGE_TYPES = ("image/svg+xml", "image/png")
 
 
+def shows_image(output: dict) -> bool:
+    return any(kind in output.get("data", {}) for kind in IMAGE_TYPES)
+
+
 def with_alt_text_options(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Each chart a code cell shows carries its alt text as Quarto's
     ``fig-alt`` cell option, one entry per output (``""`` for an output that
@@ -163,16 +167,38 @@ def with_alt_text_options(notebook: nbformat.NotebookNode) -> nbformat.NotebookN
     ``<desc>``."""
     for cell in notebook.cells:
         outputs = cell.get("outputs", []) if cell.cell_type == "code" else []
-        alts = [
-            output.get("data", {}).get("text/plain", "")
-            if any(t in output.get("data", {}) for t in IMAGE_TYPES)
-            else ""
-            for output in outputs
-        ]
+        alts = [output.get("data", {}).get("text/plain", "") if shows_image(output) else "" for output in outputs]
         if any(alts):
             cell.metadata["fig-alt"] = alts
         else:
             cell.metadata.pop("fig-alt", None)
+    return notebook
+
+
+def with_figure_captions(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """For Quarto: a cell labelled as a figure (Quarto's ``label: fig-…`` in
+    its metadata) that shows one chart and then its caption (a Markdown
+    output) becomes one captioned figure, the caption moved into Quarto's
+    ``fig-cap`` option. The chart and its caption are then one block in the
+    PDF (never a chart at the foot of a page and its caption on the next)
+    and a ``<figure>`` with its ``<figcaption>`` in HTML. nbconvert and
+    JupyterLab show the cell as it is, the caption under the chart."""
+    for cell in notebook.cells:
+        if cell.cell_type != "code" or not str(cell.metadata.get("label", "")).startswith("fig-"):
+            continue
+        images = [i for i, output in enumerate(cell.outputs) if shows_image(output)]
+        captions = [
+            i
+            for i, output in enumerate(cell.outputs)
+            if not shows_image(output) and "text/markdown" in output.get("data", {})
+        ]
+        if len(images) != 1 or len(captions) != 1 or captions[0] < images[0]:
+            continue
+        caption = cell.outputs.pop(captions[0])
+        cell.metadata["fig-cap"] = "".join(caption["data"]["text/markdown"])
+        alts = cell.metadata.get("fig-alt")
+        if isinstance(alts, list) and len(alts) > captions[0]:  # one entry per output (with_alt_text_options)
+            del alts[captions[0]]
     return notebook
 
 

@@ -215,7 +215,7 @@ def with_content_security_policy(page: str) -> str:
 
 
 def page_style() -> str:
-    """The stylesheet of the pages the package writes (nbconvert's and the site index)."""
+    """The stylesheet of the pages nbconvert renders (the report, the site pages and their index)."""
     return (THEME_SOURCE / PAGE_STYLESHEET).read_text(encoding="utf-8")
 
 
@@ -242,9 +242,12 @@ def without_needless_tab_stops(page: str) -> str:
     return str(soup)
 
 
-def html_exporter():
+def html_exporter(embed_images: bool = True):
     """nbconvert's exporter as the report uses it: code hidden, images inline.
-    Building one loads its templates; a caller rendering many pages keeps one."""
+    Building one loads its templates; a caller rendering many pages keeps one.
+    A page with no image asks for none to be embedded (``embed_images``):
+    embedding parses each raw HTML tag of the Markdown on its own, which
+    closes an inline ``<span>`` before its text."""
     from nbconvert import HTMLExporter
 
     return HTMLExporter(
@@ -253,7 +256,7 @@ def html_exporter():
         exclude_input_prompt=True,
         exclude_output_prompt=True,
         exclude_raw=True,
-        embed_images=True,
+        embed_images=embed_images,
     )
 
 
@@ -306,7 +309,7 @@ PROJECT_FILE = "_quarto.yml"  # Quarto's name for a project's file: the template
 THEME_SOURCE = Path(__file__).parent / "theme"
 THEME_FOLDER = "_theme"  # Quarto renders no file in a folder whose name starts with "_"
 THEME_FILES = ("report.scss", "print.typ")
-PAGE_STYLESHEET = "pages.css"  # the pages written without Quarto: nbconvert's and the site index
+PAGE_STYLESHEET = "pages.css"  # the pages nbconvert renders
 ARTICLE = "report.ipynb"  # the article, staged at the root of the folder Quarto renders
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 # A link or image: not one whose brackets are escaped (\[x\](y) is text from the records, escape.markdown).
@@ -321,15 +324,19 @@ def load_quarto_template(project_root: Path) -> dict:
     return yaml.safe_load((project_root / QUARTO_TEMPLATE).read_text(encoding="utf-8"))
 
 
-def rebase_links(text: str, source: Path, target: Path) -> str:
+def rebase_links(text: str, source: Path, target: Path, pages_target: Path | None = None) -> str:
     """Relative Markdown links and images written for a document in folder
-    ``source``, rewritten for the same document moved to folder ``target``."""
+    ``source``, rewritten for the same document moved to folder ``target``;
+    with ``pages_target``, a link to an HTML page is rewritten for that
+    folder instead (see :func:`stage_article`)."""
 
     def rebased(match: re.Match) -> str:
         link = match["target"]
         if re.match(r"[a-z][a-z0-9+.-]*:|[#/]", link, re.IGNORECASE):  # a URL, an anchor, an absolute path
             return match[0]
-        moved = Path(os.path.relpath(source / link, target)).as_posix()
+        is_page = not match["head"].startswith("!") and link.split("#", 1)[0].endswith(".html")
+        folder = pages_target if pages_target is not None and is_page else target
+        moved = Path(os.path.relpath(source / link, folder)).as_posix()
         return f"{match['head']}{moved}{match['tail']}"
 
     return MARKDOWN_TARGET.sub(rebased, text)
@@ -348,16 +355,24 @@ def appendix_markdown(notebooks: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def stage_article(executed: Path, folder: Path, notebooks: list[dict], article: str = ARTICLE) -> Path:
+def stage_article(
+    executed: Path, folder: Path, notebooks: list[dict], article: str = ARTICLE, output_dir: Path | None = None
+) -> Path:
     """The executed notebook as a Quarto manuscript's article: at the root of
     ``folder`` (Quarto 1.10 doubles the path of an article in a subfolder),
-    its relative links rebased, and a last section linking the appendix."""
+    its relative links rebased, and a last section linking the appendix.
+
+    A link to another HTML page (the site pages' index) is rebased for the
+    folder the article's page is rendered to (``output_dir``), so that it
+    reaches the page where it lies: Quarto leaves such a link as it is, where
+    one to a file inside ``folder`` would make it copy the page beside the
+    article at render time, a copy without its libraries that goes stale."""
     import nbformat
     from nbformat.v4 import new_markdown_cell
 
     notebook = nbformat.read(executed, as_version=4)
     for container, key in _markdown_texts(notebook):
-        container[key] = rebase_links(container[key], executed.parent, folder)
+        container[key] = rebase_links(container[key], executed.parent, folder, output_dir)
     if notebooks:
         notebook.cells.append(new_markdown_cell(appendix_markdown(notebooks), id="computational-appendix"))
     staged = folder / article
@@ -387,7 +402,8 @@ def quarto_error(output: str, lines: int = 12) -> str:
     return "\n".join("  " + line for line in kept[-lines:])
 
 
-def _remove(path: Path) -> None:
+def remove(path: Path) -> None:
+    """Remove a file or a folder, if there."""
     if path.is_dir():
         shutil.rmtree(path)
     else:
@@ -421,8 +437,8 @@ def render_quarto_manuscript(executed: Path, folder: Path, template: dict, artic
     # Start from nothing: Quarto then writes new files rather than rewriting
     # old ones, which the run's last-good snapshot (hard links) relies on.
     for stale in (output_dir, folder / ".quarto"):
-        _remove(stale)
-    stage_article(executed, folder, notebooks, article)
+        remove(stale)
+    stage_article(executed, folder, notebooks, article, output_dir)
     stage_theme(folder)
     project_file = folder / PROJECT_FILE
     scratch = project_file.with_name(f".{project_file.name}.tmp")
@@ -433,7 +449,7 @@ def render_quarto_manuscript(executed: Path, folder: Path, template: dict, artic
     )
     os.replace(scratch, project_file)
     completed = subprocess.run([quarto, "render"], cwd=folder, capture_output=True, text=True)
-    _remove(folder / ".quarto")  # Quarto's scratch: caches nothing a rerun needs (nothing is executed)
+    remove(folder / ".quarto")  # Quarto's scratch: caches nothing a rerun needs (nothing is executed)
     if completed.returncode != 0:
         raise RenderError(f"quarto render failed in {folder}:\n{quarto_error(completed.stdout + completed.stderr)}")
     html_page = output_dir / "index.html"  # a manuscript's article is always its index.html

@@ -23,6 +23,8 @@ from mentoring_eval.trial import TrialDescription
 from mentoring_eval.wording import capitalised, join_words, number_range, plural, sites_phrase
 
 if TYPE_CHECKING:  # the stages module (and what it imports) only for type checkers: the clean notebook needs none of it
+    from collections.abc import Collection
+
     from mentoring_eval.stages import SiteMetrics
 
 TABLE4_HEADERS = {
@@ -101,6 +103,15 @@ def column_weights(cells: list[list[str]], line: int = LINE_CHARACTERS) -> list[
     ]
 
 
+HTML_TAG = re.compile(r"</?[a-z][^>]*>", re.IGNORECASE)
+MARKDOWN_LINK = re.compile(r"\[((?:\\.|[^\\\]])*)\]\([^)]*\)")
+
+
+def as_shown(markdown: str) -> str:
+    """Markdown's text as a reader sees it: links' text without their targets, no HTML tags, unescaped."""
+    return re.sub(r"\\(.)", r"\1", HTML_TAG.sub("", MARKDOWN_LINK.sub(r"\1", markdown)))
+
+
 # A cell that states only numbers: a number (signed, with a decimal point or
 # a percent sign) or a range of two.
 _NUMBER = r"[+−-]?\d+(?:\.\d+)?%?"
@@ -108,13 +119,17 @@ NUMBER_TEXT = re.compile(rf"{_NUMBER}(?:–{_NUMBER})?")
 
 
 def markdown_table(
-    table: pd.DataFrame, headers: dict[str, str] | None = None, decimals: dict[str, int] | None = None
+    table: pd.DataFrame,
+    headers: dict[str, str] | None = None,
+    decimals: dict[str, int] | None = None,
+    markup: Collection[str] = (),
 ) -> str:
     """A pipe table; numeric columns right-aligned (numbers, or text that is
     only numbers: ``22.5``, ``8–25``, ``−7.1``), so that their digits line up. Every cell is text, never
     markup (``escape.markdown``: codes, file names, anything from the
-    records shows as typed). A column without a header given is headed by
-    its name, capitalised."""
+    records shows as typed), but in the columns named in ``markup``, whose
+    cells are Markdown already (a link, made by the caller, who escaped its
+    text). A column without a header given is headed by its name, capitalised."""
     headers = headers or {}
     decimals = decimals or {}
     columns = list(table.columns)
@@ -123,18 +138,25 @@ def markdown_table(
         return format_value(value, decimals.get(column))
 
     numeric = {
-        c: (pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c]))
-        or (len(table) > 0 and all(NUMBER_TEXT.fullmatch(cell(v, c)) for v in table[c]))
+        c: c not in markup
+        and (
+            (pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c]))
+            or (len(table) > 0 and all(NUMBER_TEXT.fullmatch(cell(v, c)) for v in table[c]))
+        )
         for c in columns
     }
 
     rows = [[str(headers.get(c, str(c)[:1].upper() + str(c)[1:])) for c in columns]]
     rows += [[cell(v, c) for v, c in zip(row, columns)] for row in table.itertuples(index=False)]
-    separator = [  # sized by the text as shown, not by its escapes
-        "-" * weight + ":" if numeric[c] else ":" + "-" * weight for c, weight in zip(columns, column_weights(rows))
+    shown = [rows[0]] + [[as_shown(text) if c in markup else text for text, c in zip(row, columns)] for row in rows[1:]]
+    separator = [  # sized by the text as shown, not by its escapes or link targets
+        "-" * weight + ":" if numeric[c] else ":" + "-" * weight for c, weight in zip(columns, column_weights(shown))
     ]
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join(separator) + "|"]
-    lines += ["| " + " | ".join(escape.markdown(text) for text in row) + " |" for row in rows[1:]]
+    lines += [
+        "| " + " | ".join(text if c in markup else escape.markdown(text) for text, c in zip(row, columns)) + " |"
+        for row in rows[1:]
+    ]
     return "\n".join(lines)
 
 

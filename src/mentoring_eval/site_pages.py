@@ -38,7 +38,6 @@ from urllib.parse import quote
 
 from mentoring_eval import kernels, pipeline, render, runs
 from mentoring_eval.errors import InputError
-from mentoring_eval.escape import html_text
 from mentoring_eval.paths import shown
 from mentoring_eval.pipeline import RunSettings, StageFailed
 from mentoring_eval.provenance import sha256_of_file
@@ -52,7 +51,8 @@ SITE_NOTEBOOK = "05_site_report.ipynb"
 SITES_FOLDER = "sites"  # inside the report folder
 EXECUTED_FOLDER = "notebooks"  # inside the sites folder
 STATE_FILE = ".sites-state.json"  # inside the sites folder
-INDEX_PAGE = "index.html"
+INDEX_STEM = "index"  # the index's notebook (in the executed folder) and page (in the sites folder)
+INDEX_PAGE = f"{INDEX_STEM}.html"
 
 
 def site_parameters(settings: RunSettings, site: int) -> dict:
@@ -170,15 +170,17 @@ def titled(notebook: nbformat.NotebookNode, site: int) -> nbformat.NotebookNode:
     return retitled(notebook, page_title(site))
 
 
+def report_link(main_link: str) -> str:
+    """The link to the trial's report (``main_link``, relative to the pages' folder)."""
+    return f"[The trial's report]({link_target(main_link)})"
+
+
 def site_navigation(main_link: str | None) -> str:
     """The links at the top of a site page, back to the index of all sites
     and to the trial's report (``main_link``, relative to the pages' folder):
     the pages, their index and the report link both ways. Written for the
     page's folder, where both renderers write it (the links are not rebased)."""
-    links = ["[All sites](index.html)"]
-    if main_link:
-        links.append(f"[The trial's report]({quote(Path(main_link).as_posix())})")
-    return " · ".join(links)
+    return " · ".join([f"[All sites]({INDEX_PAGE})"] + ([report_link(main_link)] if main_link else []))
 
 
 def with_navigation(notebook: nbformat.NotebookNode, navigation: str) -> nbformat.NotebookNode:
@@ -230,73 +232,91 @@ def execute_site(
 # ---------------------------------------------------------------- the index
 
 
-def index_html(
+INDEX_HEADERS = {
+    "site": "Site",
+    "months_in_study": "Months in study",
+    "total_minutes": "Total mentoring (minutes)",
+    "minutes_per_month": "Mean mentoring per month (minutes)",
+    "pct_phone_teams": "% by phone or Microsoft Teams",
+    "ots": "OTs",
+    "attention": "Needs attention",
+}
+
+
+def link_target(path: str) -> str:
+    """A relative path as a Markdown link's target (spaces and brackets quoted)."""
+    return quote(Path(path).as_posix())
+
+
+def index_notebook(
     table: pd.DataFrame,
     pages: dict[int, list[str]],
     as_of: str,
     expected_minutes: int,
     main_report: str | None = None,
     heading: str = "Mentoring",
-) -> str:
-    """The index page: one row per site, linking to its page where there is one
-    (``pages``: the page, then any other format of it, relative to the index),
-    and to the main report (``main_report``, relative to the index)."""
-    from mentoring_eval.report import format_value, long_date
+) -> nbformat.NotebookNode:
+    """The index of the site pages: one row per site (``table``:
+    :func:`site_report.index_table`), linking to its page where there is one
+    (``pages``: the page, then any other format of it), and to the main
+    report (``main_report``); links relative to the index. A notebook of
+    Markdown only, rendered by the pages' own renderer (:func:`render_index`),
+    so that the index looks like the pages it lists."""
+    from nbformat.v4 import new_markdown_cell, new_notebook, new_raw_cell
+
+    from mentoring_eval.render import retitled
+    from mentoring_eval.report import captioned_table, long_date, markdown_table
     from mentoring_eval.wording import plural
 
-    def cell(value: object, decimals: int | None = None) -> str:
-        return f"<td>{html_text(format_value(value, decimals))}</td>"
+    def site_cell(site: int) -> str:
+        name, links = f"Site {site}", pages.get(int(site), [])
+        if not links:
+            return name
+        other_formats = "".join(f" ([{link.rsplit('.', 1)[-1].upper()}]({link_target(link)}))" for link in links[1:])
+        # On one line: a table cell may otherwise break between the page and its PDF, or anywhere.
+        return f'<span style="white-space: nowrap">[{name}]({link_target(links[0])}){other_formats}</span>'
 
-    rows = []
-    for record in table.itertuples(index=False):
-        links = pages.get(int(record.site), [])
-        name = f'<a href="{html_text(links[0])}">Site {record.site}</a>' if links else f"Site {record.site}"
-        name += "".join(f' (<a href="{html_text(link)}">{link.rsplit(".", 1)[-1].upper()}</a>)' for link in links[1:])
-        rows.append(
-            "<tr>"
-            + f"<td>{name}</td>"
-            + cell(record.months_in_study)
-            + cell(record.total_minutes)
-            + cell(record.minutes_per_month)
-            + cell(record.pct_phone_teams, 1)
-            + cell(record.ots)
-            + f"<td>{html_text(record.attention) if record.attention else 'no'}</td></tr>"
-        )
-    flagged = int((table["attention"] != "").sum())
-    title = f"{heading}: site feedback pages as of {long_date(as_of)}"
-    return "\n".join(
-        [
-            "<!DOCTYPE html>",
-            '<html lang="en-GB">',
-            "<head>",
-            '<meta charset="utf-8">',
-            render.CSP_META,  # no script here either: the policy forbids them
-            f"<title>{html_text(title)}</title>",
-            f"<style>\n{render.page_style()}</style>",  # the report's colours, as every page the package writes
-            "</head>",
-            '<body class="site-index">',
-            f"<h1>{html_text(title)}</h1>",
-            f"<p>{plural(len(table), 'site')} open at the cut-off; {flagged} {'needs' if flagged == 1 else 'need'} "
-            f"attention (mean mentoring below the expected "
-            f"{expected_minutes} minutes a month over the last three months, an OT who left and was not replaced, or "
-            "low competency scores without more than the expected mentoring). Each site's page shows its Table 4 row "
-            "against the trial, its months, OTs, attention flags and what changed since the previous month.</p>",
-            f'<p>The trial as a whole: <a href="{html_text(main_report)}">the main report</a>.</p>'
-            if main_report
-            else "",
-            '<div class="table-scroll"><table>',
-            "<thead><tr><th>Site</th><th>Months in study</th><th>Total mentoring (minutes)</th>"
-            "<th>Mean mentoring per month (minutes)</th><th>% by phone or Microsoft Teams</th><th>OTs</th>"
-            "<th>Needs attention</th></tr></thead>",
-            "<tbody>",
-            *rows,
-            "</tbody>",
-            "</table></div>",
-            "</body>",
-            "</html>",
-            "",
-        ]
+    shown = table[list(INDEX_HEADERS)].assign(
+        site=[site_cell(site) for site in table["site"]],
+        attention=table["attention"].replace("", "no"),
     )
+    flagged = int((table["attention"] != "").sum())
+    about = (
+        f"{plural(len(table), 'site')} open at the cut-off; {flagged} {'needs' if flagged == 1 else 'need'} "
+        f"attention (mean mentoring below the expected {expected_minutes} minutes a month over the last three "
+        "months, an OT who left and was not replaced, or low competency scores without more than the expected "
+        "mentoring). Each site's page shows its Table 4 row against the trial, its months, OTs, attention flags "
+        "and what changed since the previous month."
+    )
+    sites_table = captioned_table(
+        markdown_table(shown, INDEX_HEADERS, {"pct_phone_teams": 1}, markup=("site",)),
+        f"Every site's headline numbers as of {long_date(as_of)}",
+        "sites",
+    )
+    cells = [
+        # Quarto: the index is a page of links, HTML only (each site's PDF is linked from it).
+        new_raw_cell("---\nformat: html\n---"),
+        *([new_markdown_cell(report_link(main_report), id="site-navigation")] if main_report else []),
+        new_markdown_cell(about, id="about-the-pages"),
+        new_markdown_cell(sites_table, id="sites"),
+    ]
+    notebook = new_notebook(cells=cells, metadata={"kernelspec": INDEX_KERNELSPEC})
+    return retitled(notebook, f"{heading}: site feedback pages as of {long_date(as_of)}")
+
+
+# Quarto reads an .ipynb's kernel to know its language (nothing is executed).
+INDEX_KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+
+
+def write_notebook_if_changed(notebook: nbformat.NotebookNode, target: Path) -> bool:
+    """Write ``notebook`` to ``target`` unless it holds the same already; True when written."""
+    import nbformat
+
+    text = nbformat.writes(notebook)
+    if target.is_file() and target.read_text(encoding="utf-8") == text:
+        return False
+    render.write_replacing(target, text)
+    return True
 
 
 # ---------------------------------------------------------------- the run
@@ -339,6 +359,9 @@ def page_files(folder: Path, site: int, renderer: str) -> list[Path]:
 SHARED_HTML_OPTIONS = ("theme", "lang", "format-links")
 SHARED_TYPST_OPTIONS = ("papersize", "margin", "fontsize", "fig-format", "lang", "include-in-header", "pdf-standard")
 SITE_LIBRARIES = "site_libs"  # Quarto's scripts and styles, one copy beside the pages
+# In the sites folder while Quarto renders: the project it renders, then removed. Not a hidden
+# folder: Quarto renders nothing in one.
+QUARTO_STAGE = "_quarto-pages"
 
 
 def quarto_site_project(template: dict) -> dict:
@@ -347,7 +370,7 @@ def quarto_site_project(template: dict) -> dict:
     html_options = {key: formats["html"][key] for key in SHARED_HTML_OPTIONS if key in formats.get("html", {})}
     typst_options = {key: formats["typst"][key] for key in SHARED_TYPST_OPTIONS if key in formats.get("typst", {})}
     return {
-        "project": {"type": "default", "output-dir": ".."},  # the pages beside the index, the notebooks below them
+        "project": {"type": "default", "output-dir": ".."},  # the pages in the sites folder, above the stage
         "format": {
             # Not self-contained: the 16 pages share one copy of Quarto's
             # libraries (site_libs/) instead of embedding 1.3 MB each.
@@ -387,45 +410,77 @@ def share_libraries(folder: Path, stems: list[str]) -> None:
             shutil.rmtree(libs)
         else:
             continue
+        with contextlib.suppress(OSError):  # a page with no figures of its own: its folder is now empty
+            libs.parent.rmdir()
         page = folder / f"{stem}.html"
         render.write_replacing(
             page, page.read_text(encoding="utf-8").replace(f"{stem}_files/libs/", f"{SITE_LIBRARIES}/")
         )
 
 
-def render_with_quarto(executed_folder: Path, sites: list[int], template: dict) -> None:
-    """Every executed site notebook of ``executed_folder`` to an HTML page
-    (Quarto's libraries in one shared ``site_libs/``) and a Typst PDF in the
-    folder above, in one Quarto run (a run per page would pay Quarto's start
-    once a page), in the report's style (``template``: its Quarto project)."""
-    import subprocess
-
+def stage_for_quarto(executed_folder: Path, stems: list[str], stage: Path, template: dict) -> None:
+    """The Quarto project the pages are rendered from, in ``stage``: each
+    executed notebook with its charts as captioned figures
+    (:func:`pipeline.with_figure_captions`), the theme and the project file.
+    The executed notebooks stay as the kernel left them, for nbconvert and
+    JupyterLab."""
+    import nbformat
     import yaml
+
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    for stem in stems:
+        notebook = nbformat.read(executed_folder / f"{stem}.ipynb", as_version=4)
+        nbformat.write(pipeline.with_figure_captions(notebook), stage / f"{stem}.ipynb")
+    render.stage_theme(stage)
+    (stage / render.PROJECT_FILE).write_text(
+        "# Written by mentoring_eval.site_pages\n" + yaml.safe_dump(quarto_site_project(template), sort_keys=False),
+        encoding="utf-8",
+    )
+
+
+def render_with_quarto(executed_folder: Path, sites: list[int], template: dict) -> None:
+    """Every executed site notebook of ``executed_folder`` to an HTML page and a
+    Typst PDF, and the index's notebook to its HTML page, in the folder above
+    (Quarto's libraries in one shared ``site_libs/``), in one Quarto run (a run
+    per page would pay Quarto's start once a page), in the report's style
+    (``template``: its Quarto project)."""
+    import subprocess
 
     from mentoring_eval.render import RenderError, find_quarto
 
     quarto = find_quarto()
     if quarto is None:
         raise RenderError("the quarto command was not found; use --renderer nbconvert")
+    pages_folder = executed_folder.parent
+    stems = [page_stem(site) for site in sites] + [INDEX_STEM]
     # Quarto must write new files, not rewrite the old ones the run's snapshot links to.
-    for stale in sorted(executed_folder.parent.glob("site-*.html")) + sorted(executed_folder.parent.glob("site-*.pdf")):
-        stale.unlink()
-    for stale in [executed_folder.parent / SITE_LIBRARIES, *sorted(executed_folder.parent.glob("site-*_files"))]:
+    for stale in [
+        *sorted(pages_folder.glob("site-*.html")),
+        *sorted(pages_folder.glob("site-*.pdf")),
+        pages_folder / INDEX_PAGE,
+    ]:
+        stale.unlink(missing_ok=True)
+    for stale in [pages_folder / SITE_LIBRARIES, *sorted(pages_folder.glob("*_files"))]:
         shutil.rmtree(stale, ignore_errors=True)
-    render.stage_theme(executed_folder)
-    render.write_replacing(
-        executed_folder / "_quarto.yml",
-        "# Written by mentoring_eval.site_pages\n" + yaml.safe_dump(quarto_site_project(template), sort_keys=False),
-    )
-    completed = subprocess.run([quarto, "render"], cwd=executed_folder, capture_output=True, text=True)
-    shutil.rmtree(executed_folder / ".quarto", ignore_errors=True)
-    missing = [
-        path.name for site in sites for path in page_files(executed_folder.parent, site, "quarto") if not path.exists()
+    for earlier in (
+        executed_folder / render.PROJECT_FILE,
+        executed_folder / render.THEME_FOLDER,
+        executed_folder / ".gitignore",
+    ):
+        render.remove(earlier)  # where versions before the staging rendered from
+    stage = pages_folder / QUARTO_STAGE
+    stage_for_quarto(executed_folder, stems, stage, template)
+    completed = subprocess.run([quarto, "render"], cwd=stage, capture_output=True, text=True)
+    render.remove(stage)
+    expected = [path for site in sites for path in page_files(pages_folder, site, "quarto")] + [
+        pages_folder / INDEX_PAGE
     ]
+    missing = [path.name for path in expected if not path.exists()]
     if completed.returncode != 0 or missing:
         last_lines = "\n".join((completed.stdout + completed.stderr).strip().splitlines()[-12:])
-        raise RenderError(f"quarto render of the site pages failed in {executed_folder}:\n{last_lines}")
-    share_libraries(executed_folder.parent, [page_stem(site) for site in sites])
+        raise RenderError(f"quarto render of the site pages failed in {stage}:\n{last_lines}")
+    share_libraries(pages_folder, stems)
 
 
 def make_site_pages(
@@ -500,41 +555,43 @@ def make_site_pages(
     for path in sorted(folder.glob("site-*.*")) + sorted((folder / EXECUTED_FOLDER).glob("site-*.ipynb")):
         if path not in wanted:  # another site's, or another renderer's
             path.unlink()
-    wanted_stems = {page_stem(int(site)) for site in kept} if chosen_renderer == "quarto" else set()
-    for files in sorted(folder.glob("site-*_files")):  # Quarto's figures of a page no longer wanted
+    wanted_stems = {page_stem(int(site)) for site in kept} | {INDEX_STEM} if chosen_renderer == "quarto" else set()
+    for files in sorted(folder.glob("*_files")):  # Quarto's figures and libraries of a page no longer wanted
         if files.name.removesuffix("_files") not in wanted_stems:
             shutil.rmtree(files)
     if chosen_renderer != "quarto":  # nbconvert's pages are self-contained: no Quarto libraries left behind
         shutil.rmtree(folder / SITE_LIBRARIES, ignore_errors=True)
-    if chosen_renderer == "quarto" and made:
-        started = time.perf_counter()
-        template = render.load_quarto_template(settings.paths.root)
-        render_with_quarto(folder / EXECUTED_FOLDER, sorted(int(site) for site in kept), template)
-        state.update({str(site): current[site] for site in made})
-        say(f"[sites render] quarto, {len(kept)} pages, in {time.perf_counter() - started:.1f} s")
     # The rendered page and its PDF; the executed notebook when nothing is rendered.
     linked = {
         int(site): page_files(folder, int(site), chosen_renderer)[1:] or page_files(folder, int(site), chosen_renderer)
-        for site in state
+        for site in kept
     }
     index = folder / INDEX_PAGE
-    table = site_report.index_table(table4, trial.metrics.attention)
-    # The report links the index as sites/index.html beside itself; Quarto's
-    # report sits in a subfolder, where Quarto copies what it links: the copy
-    # is written here too, its links made from where it lies.
-    copies = list(dict.fromkeys([index] + ([main_report.parent / SITES_FOLDER / INDEX_PAGE] if main_report else [])))
-    for copy in copies:
-        text = index_html(
-            table,
-            {site: [os.path.relpath(path, copy.parent) for path in paths] for site, paths in linked.items()},
-            as_of,
-            settings.expected_minutes,
-            os.path.relpath(main_report, copy.parent) if main_report else None,
-            settings.trial.heading,
+    index_source = index_notebook(
+        site_report.index_table(table4, trial.metrics.attention),
+        {site: [os.path.relpath(path, folder) for path in paths] for site, paths in linked.items()},
+        as_of,
+        settings.expected_minutes,
+        main_link,
+        settings.trial.heading,
+    )
+    index_changed = write_notebook_if_changed(index_source, folder / EXECUTED_FOLDER / f"{INDEX_STEM}.ipynb")
+    if chosen_renderer == "quarto":
+        if made or index_changed or not index.is_file():
+            started = time.perf_counter()
+            template = render.load_quarto_template(settings.paths.root)
+            render_with_quarto(folder / EXECUTED_FOLDER, sorted(int(site) for site in kept), template)
+            say(f"[sites render] quarto, {len(kept)} pages and the index, in {time.perf_counter() - started:.1f} s")
+        state.update({str(site): current[site] for site in made})
+    else:
+        # Like the nbconvert pages (a fraction of a second: always made, never stale); also where
+        # the pages are left unrendered (--renderer none): there is a page to open, linking the notebooks.
+        render.write_replacing(
+            index,
+            render.self_contained_html(
+                index_source, folder / EXECUTED_FOLDER, render.html_exporter(embed_images=False)
+            ),
         )
-        if not copy.exists() or copy.read_text(encoding="utf-8") != text:
-            copy.parent.mkdir(parents=True, exist_ok=True)
-            render.write_replacing(copy, text)
     pages = tuple(linked[site][0] for site in sorted(linked))
     runs.write_state(
         state_path,
@@ -544,8 +601,7 @@ def make_site_pages(
                 "key": run_key,
                 "sites": sites,
                 "linked": [page.relative_to(folder).as_posix() for page in pages],
-                # A render of the main report may copy the index over its copy: checked by content.
-                "index": {os.path.relpath(copy, folder): sha256_of_file(copy) for copy in copies},
+                "index": sha256_of_file(index),
             },
         },
     )
@@ -556,11 +612,9 @@ def _unchanged_run(saved: dict, run_key: str, folder: Path, renderer: str) -> di
     """The last run's record when this run would redo nothing: same inputs,
     code, notebook, renderer and sites, and every file it made still there."""
     last = saved.get("run", {})
-    if last.get("key") != run_key or not last.get("index"):
+    index = folder / INDEX_PAGE
+    if last.get("key") != run_key or not index.is_file() or sha256_of_file(index) != last.get("index"):
         return None
-    for copy, digest in last["index"].items():
-        if not (folder / copy).exists() or sha256_of_file(folder / copy) != digest:
-            return None
     made = [path for site in saved.get("pages", {}) for path in page_files(folder, int(site), renderer)]
     return last if all(path.exists() for path in made) else None
 

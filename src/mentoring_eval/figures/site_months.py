@@ -62,12 +62,22 @@ OT_EVENT_LABEL = {
     "left, not replaced": DEPARTURE_LABEL[False],
 }
 MARKER_PT = 7.0
-HEIGHT_IN = 4.3
+# Low enough that, printed on a site page's PDF with its caption, the chart
+# fits under the first page's table (theme/print.typ) rather than leaving
+# half a page blank; every text on it stays 9 pt.
+HEIGHT_IN = 3.6
 # Every site's chart has the same frame (a short title, minutes up to four
 # digits, a legend of at most three rows), so the axes are placed once and for
 # all rather than by constrained layout: its passes were most of a chart's
 # time, which counts at 200 sites.
-AXES_RECT = (0.105, 0.35, 0.875, 0.56)  # left, bottom, width, height, as fractions of the figure
+BELOW_AXES_IN = 1.5  # the months, the axis label and the legend
+ABOVE_AXES_IN = 0.39  # the title
+AXES_RECT = (  # left, bottom, width, height, as fractions of the figure
+    0.105,
+    BELOW_AXES_IN / HEIGHT_IN,
+    0.875,
+    (HEIGHT_IN - BELOW_AXES_IN - ABOVE_AXES_IN) / HEIGHT_IN,
+)
 
 
 @styled

@@ -212,6 +212,8 @@ def draw_expected_line(ax: Axes, expected_minutes: float, *, vertical: bool) -> 
             ha="right",
             va="bottom",
             fontsize=FONT_SIZE_PT,
+            # Drawn over any bar it meets (a site's last months above the dose): on white, legible.
+            bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.85},
         )
     return [line, text]
 
