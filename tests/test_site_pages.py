@@ -425,6 +425,12 @@ def test_with_quarto_each_page_is_html_and_a_typst_pdf(other_trial, tmp_path):
     styles = stylesheets(page)
     assert stylesheets(index) == styles and [href for href in styles if href.startswith("site_libs/bootstrap/")]
     assert not (sites / "index.pdf").exists() and not (sites / "index_files").exists()
+    # What a bundle takes of the pages is all they show: every file the page and the index load or link.
+    _, files = site_pages.current_site_files(settings, "quarto")
+    for shown in (made.pages[0], sites / "index.html"):
+        text = shown.read_text(encoding="utf-8")
+        for link in set(re.findall(r'(?:href|src)="([^"#:]+)"', text)):
+            assert (shown.parent / link).resolve() in {path.resolve() for path in files}, f"{shown.name}: {link}"
     assert not (sites / "site-1.html").exists()  # nbconvert's pages of the other sites are not Quarto's: gone
     for path in sites.rglob("*"):
         if path.is_file():

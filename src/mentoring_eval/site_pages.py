@@ -622,8 +622,9 @@ def _unchanged_run(saved: dict, run_key: str, folder: Path, renderer: str) -> di
 def current_site_files(settings: RunSettings, renderer: str) -> tuple[list[int], list[Path]]:
     """The sites and the files of their pages (the index first), when every
     page the last ``sites`` made is current for this run (same inputs, code,
-    notebook and renderer, every file there); nothing otherwise. Call after
-    the main run."""
+    notebook and renderer, every file there); nothing otherwise. With Quarto,
+    also what the pages load: the shared libraries and each page's figures.
+    Call after the main run."""
     folder = sites_folder(settings)
     saved = runs.read_state(folder / STATE_FILE)
     pages = saved.get("pages", {})
@@ -640,6 +641,11 @@ def current_site_files(settings: RunSettings, renderer: str) -> tuple[list[int],
         ):
             return [], []
         files += made
+    files.append(folder / EXECUTED_FOLDER / f"{INDEX_STEM}.ipynb")
+    if renderer == "quarto":
+        stems = [INDEX_STEM, *(page_stem(int(site)) for site in pages)]
+        loaded = [folder / SITE_LIBRARIES, *(folder / f"{stem}_files" for stem in stems)]
+        files += [path for tree in loaded for path in sorted(tree.rglob("*")) if path.is_file()]
     return sorted(int(site) for site in pages), files
 
 
