@@ -155,11 +155,12 @@ def test_the_keyboard_reaches_every_site_from_the_index_visibly(browser, quarto_
 
 
 @pytest.mark.parametrize("width", [1280, 400])
-def test_no_site_of_the_index_is_broken_across_lines(browser, quarto_report, nbconvert_report, width):
+@pytest.mark.parametrize("renderer", ["quarto", "nbconvert"])
+def test_no_site_of_the_index_is_broken_across_lines(browser, request, renderer, width):
     """ "Site 10 (PDF)" on one line, however narrow its column (Quarto's
     tables may break a word anywhere to fit a long SHA-256)."""
-    for report in (quarto_report, nbconvert_report):
-        assert broken_across_lines(browser, report / "sites" / "index.html", width, "td", "^Site [0-9]+") == []
+    index = request.getfixturevalue(f"{renderer}_report") / "sites" / "index.html"
+    assert broken_across_lines(browser, index, width, "td", "^Site [0-9]+") == []
 
 
 def relative_links(page: Path) -> list[str]:
