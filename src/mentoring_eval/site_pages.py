@@ -260,7 +260,7 @@ def index_notebook(
     :func:`site_report.index_table`), linking to its page where there is one
     (``pages``: the page, then any other format of it), and to the main
     report (``main_report``); links relative to the index. A notebook of
-    Markdown only, rendered by the pages' own renderer (:func:`render_index`),
+    Markdown only, rendered by the pages' own renderer (:func:`make_site_pages`),
     so that the index looks like the pages it lists."""
     from nbformat.v4 import new_markdown_cell, new_notebook, new_raw_cell
 
@@ -479,7 +479,7 @@ def render_with_quarto(executed_folder: Path, sites: list[int], template: dict) 
     missing = [path.name for path in expected if not path.exists()]
     if completed.returncode != 0 or missing:
         last_lines = "\n".join((completed.stdout + completed.stderr).strip().splitlines()[-12:])
-        raise RenderError(f"quarto render of the site pages failed in {stage}:\n{last_lines}")
+        raise RenderError(f"quarto render of the site pages (in {pages_folder}) failed:\n{last_lines}")
     share_libraries(pages_folder, stems)
 
 
