@@ -427,7 +427,7 @@ def stage_for_quarto(executed_folder: Path, stems: list[str], stage: Path, templ
     import nbformat
     import yaml
 
-    shutil.rmtree(stage, ignore_errors=True)
+    render.remove(stage)
     stage.mkdir(parents=True)
     for stem in stems:
         notebook = nbformat.read(executed_folder / f"{stem}.ipynb", as_version=4)
